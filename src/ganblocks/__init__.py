@@ -7,6 +7,31 @@ factories that build pretrained networks.
 __version__ = "0.1.0"
 
 # --- generator blocks ---
+from .generator import (
+    EqualLinear as EqualLinear,
+    bias_act as bias_act,
+    FIR_TAPS as FIR_TAPS,
+    fir_taps as fir_taps,
+    fir_filter2d as fir_filter2d,
+    upsample2d as upsample2d,
+    modulated_conv2d as modulated_conv2d,
+    resolve_modconv_impl as resolve_modconv_impl,
+    ModulatedConv as ModulatedConv,
+    PolynomialModulation as PolynomialModulation,
+    AffineModulation as AffineModulation,
+    create_modulation as create_modulation,
+    NoiseInjection as NoiseInjection,
+    StyleConv as StyleConv,
+    ResidualGenBlock as ResidualGenBlock,
+    ToRGB as ToRGB,
+    FourierFeatures as FourierFeatures,
+    MappingNetwork as MappingNetwork,
+    SynthesisPreset as SynthesisPreset,
+    SYNTHESIS_PRESETS as SYNTHESIS_PRESETS,
+    synthesis_layout as synthesis_layout,
+    SynthesisBlock as SynthesisBlock,
+    SynthesisNetwork as SynthesisNetwork,
+)
 # --- end generator blocks ---
 
 # --- discriminator, losses and backbones ---
@@ -17,4 +42,27 @@ __version__ = "0.1.0"
 
 __all__: list[str] = [
     "__version__",
+    "EqualLinear",
+    "bias_act",
+    "FIR_TAPS",
+    "fir_taps",
+    "fir_filter2d",
+    "upsample2d",
+    "modulated_conv2d",
+    "resolve_modconv_impl",
+    "ModulatedConv",
+    "PolynomialModulation",
+    "AffineModulation",
+    "create_modulation",
+    "NoiseInjection",
+    "StyleConv",
+    "ResidualGenBlock",
+    "ToRGB",
+    "FourierFeatures",
+    "MappingNetwork",
+    "SynthesisPreset",
+    "SYNTHESIS_PRESETS",
+    "synthesis_layout",
+    "SynthesisBlock",
+    "SynthesisNetwork",
 ]

@@ -1,0 +1,58 @@
+"""Generator blocks of StyleGAN-T: modulation, modulated convolution, synthesis and mapping."""
+
+from .equalized import EqualLinear as EqualLinear, bias_act as bias_act
+from .fourier import FourierFeatures as FourierFeatures
+from .layers import StyleConv as StyleConv
+from .mapping import MappingNetwork as MappingNetwork
+from .modconv import (
+    ModulatedConv as ModulatedConv,
+    modulated_conv2d as modulated_conv2d,
+    resolve_modconv_impl as resolve_modconv_impl,
+)
+from .modulation import (
+    AffineModulation as AffineModulation,
+    PolynomialModulation as PolynomialModulation,
+    create_modulation as create_modulation,
+)
+from .noise import NoiseInjection as NoiseInjection
+from .residual import ResidualGenBlock as ResidualGenBlock
+from .synthesis import (
+    SYNTHESIS_PRESETS as SYNTHESIS_PRESETS,
+    SynthesisBlock as SynthesisBlock,
+    SynthesisNetwork as SynthesisNetwork,
+    SynthesisPreset as SynthesisPreset,
+    synthesis_layout as synthesis_layout,
+)
+from .torgb import ToRGB as ToRGB
+from .upfirdn import (
+    FIR_TAPS as FIR_TAPS,
+    fir_filter2d as fir_filter2d,
+    fir_taps as fir_taps,
+    upsample2d as upsample2d,
+)
+
+__all__ = [
+    "EqualLinear",
+    "bias_act",
+    "FIR_TAPS",
+    "fir_taps",
+    "fir_filter2d",
+    "upsample2d",
+    "modulated_conv2d",
+    "resolve_modconv_impl",
+    "ModulatedConv",
+    "PolynomialModulation",
+    "AffineModulation",
+    "create_modulation",
+    "NoiseInjection",
+    "StyleConv",
+    "ResidualGenBlock",
+    "ToRGB",
+    "FourierFeatures",
+    "MappingNetwork",
+    "SynthesisPreset",
+    "SYNTHESIS_PRESETS",
+    "synthesis_layout",
+    "SynthesisBlock",
+    "SynthesisNetwork",
+]

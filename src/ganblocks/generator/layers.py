@@ -1,0 +1,88 @@
+"""StyleConv: the generator's basic layer (modulation, modulated conv, noise, bias, activation)."""
+
+import math
+
+import torch
+from torch import nn
+
+from ganblocks._typing import Float, Tensor, check_shape
+from ganblocks.generator.equalized import bias_act
+from ganblocks.generator.modconv import ModConvImpl, ModulatedConv
+from ganblocks.generator.modulation import ModulationKind, create_modulation
+from ganblocks.generator.noise import NoiseInjection, NoiseMode
+
+__all__ = ["StyleConv"]
+
+
+class StyleConv(nn.Module):
+    r"""One synthesis layer: styles from $w$, modulated conv, noise, bias, leaky ReLU, clamp.
+
+    $$s = M(w), \qquad y = \operatorname{clamp}\Big(g \cdot \operatorname{lrelu}_{0.2}\big(
+    \operatorname{demod}(W, s) \star x + \alpha n + b\big),\ \pm c\Big)$$
+
+    with $M$ the style modulation (polynomial by default), $g$ the activation gain ($\sqrt 2$;
+    1 inside the residual pairs) and $c$ the clamp (a safety for low precision).
+
+    Args:
+        in_channels: Input channels.
+        out_channels: Output channels.
+        w_dim: Width of the latent $w$.
+        kernel_size: Odd kernel size.
+        up: 1, or 2 for a 2x upsampling layer.
+        resolution: Output side, for the fixed noise of `noise_mode="const"`; `None` disables it.
+        modulation: `"polynomial"` or `"affine"`.
+        use_noise: Whether to add noise.
+        activation_gain: Gain $g$ after the leaky ReLU.
+        conv_clamp: Clamp $c$; `None` for no clamp.
+        impl: Modulated-conv implementation (see `modulated_conv2d`).
+        device: Device of the parameters.
+        dtype: Dtype of the parameters.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        *,
+        kernel_size: int = 3,
+        up: int = 1,
+        resolution: int | None = None,
+        modulation: ModulationKind = "polynomial",
+        use_noise: bool = True,
+        activation_gain: float = math.sqrt(2.0),
+        conv_clamp: float | None = 256.0,
+        impl: ModConvImpl = "auto",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        factory = {"device": device, "dtype": dtype}
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.w_dim = w_dim
+        self.activation_gain = activation_gain
+        self.conv_clamp = conv_clamp
+        self.modulation = create_modulation(modulation, w_dim, in_channels, **factory)
+        self.conv = ModulatedConv(
+            in_channels, out_channels, kernel_size, demodulate=True, up=up, impl=impl, **factory
+        )
+        self.noise = NoiseInjection(resolution=resolution, **factory) if use_noise else None
+        self.bias = nn.Parameter(torch.zeros(out_channels, **factory))
+
+    def forward(
+        self,
+        x: Float[Tensor, "b {self.in_channels} h w"],
+        w: Float[Tensor, "b {self.w_dim}"],
+        *,
+        noise_mode: NoiseMode = "random",
+    ) -> Float[Tensor, "b {self.out_channels} h2 w2"]:
+        check_shape("x", x, (None, self.in_channels, None, None))
+        check_shape("w", w, (x.shape[0], self.w_dim))
+        y = self.conv(x, self.modulation(w))
+        if self.noise is not None:
+            y = self.noise(y, mode=noise_mode)
+        return bias_act(
+            y, self.bias.to(y.dtype), activation="lrelu", gain=self.activation_gain,
+            clamp=self.conv_clamp,
+        )

@@ -1,0 +1,303 @@
+"""Synthesis network of StyleGAN-T: Fourier input, residual blocks at 8, 16, ..., R px, RGB skips."""
+
+import dataclasses
+import math
+import types
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from ganblocks._typing import Float, Tensor, check_shape
+from ganblocks.generator.fourier import FourierFeatures
+from ganblocks.generator.layers import StyleConv
+from ganblocks.generator.modconv import ModConvImpl
+from ganblocks.generator.modulation import ModulationKind
+from ganblocks.generator.noise import NoiseMode
+from ganblocks.generator.residual import ResidualGenBlock
+from ganblocks.generator.torgb import ToRGB
+from ganblocks.generator.upfirdn import upsample2d
+
+__all__ = [
+    "SynthesisPreset",
+    "SYNTHESIS_PRESETS",
+    "synthesis_layout",
+    "SynthesisBlock",
+    "SynthesisNetwork",
+]
+
+_PAIR_GAIN = 1.0  # sqrt(2) * sqrt(0.5)
+_PAIR_CLAMP = 256.0 * math.sqrt(0.5)
+
+
+@dataclasses.dataclass(frozen=True)
+class SynthesisPreset:
+    """Width and depth of a synthesis network (see `SYNTHESIS_PRESETS`).
+
+    Args:
+        channel_base: Channels at resolution $r$ are `min(channel_base // r, channel_max)`.
+        channel_max: Upper bound on the channels.
+        num_res_blocks: Pairs of [StyleConv, ResidualGenBlock] per block.
+        num_groups: GroupNorm groups of the residual layers.
+    """
+
+    channel_base: int
+    channel_max: int
+    num_res_blocks: int
+    num_groups: int = 32
+
+
+SYNTHESIS_PRESETS: Mapping[str, SynthesisPreset] = types.MappingProxyType({
+    "full": SynthesisPreset(65536, 2048, 3),
+    "lite": SynthesisPreset(32768, 512, 2),
+    "small": SynthesisPreset(16384, 256, 1),
+    "tiny": SynthesisPreset(2048, 32, 1, num_groups=4),
+})
+"""The paper's presets (`full`, `lite`, `small`) and `tiny`, ours, for CPU runs and tests."""
+
+
+def synthesis_layout(
+    resolution: int, *, channel_base: int, channel_max: int
+) -> list[tuple[int, int]]:
+    """List `(resolution, channels)` of every synthesis block: 8, 16, ..., `resolution`.
+
+    Args:
+        resolution: Output side; a power of two >= 8.
+        channel_base: Channels at resolution $r$ are `min(channel_base // r, channel_max)`.
+        channel_max: Upper bound on the channels.
+
+    Returns:
+        One `(r, channels)` pair per block, lowest resolution first.
+    """
+    if resolution < 8 or resolution & (resolution - 1) != 0:
+        raise ValueError(f"resolution must be a power of two >= 8, got {resolution}")
+    layout = []
+    for log2 in range(3, int(math.log2(resolution)) + 1):
+        r = 2**log2
+        channels = min(channel_base // r, channel_max)
+        if channels < 1:
+            raise ValueError(
+                f"channel_base {channel_base} gives no channels at resolution {r}"
+            )
+        layout.append((r, channels))
+    return layout
+
+
+class SynthesisBlock(nn.Module):
+    r"""One resolution of the synthesis network, with its RGB skip output.
+
+    $$x \leftarrow \operatorname{StyleConv}_{\uparrow 2}(x, w), \qquad
+    x \leftarrow \operatorname{Res}_j(\operatorname{Conv}_j(x, w), w),\ j = 1..N, \qquad
+    \text{img} \leftarrow \operatorname{up}_{\text{FIR}}(\text{img}) + \operatorname{ToRGB}(x, w)$$
+
+    The first block (`first=True`) has no upsampling conv: its input is the Fourier features at
+    the block's resolution. The convs inside the pairs use activation gain 1 and clamp
+    $256 / \sqrt 2$. With `residual=False` the second layer of each pair is a plain StyleConv
+    (the paper's ablation).
+
+    Args:
+        in_channels: Channels of the input features.
+        out_channels: Channels of the block (equal to `in_channels` when `first`).
+        w_dim: Width of the latent $w$.
+        resolution: Output side of the block.
+        num_res_blocks: Number of [StyleConv, residual] pairs $N$.
+        residual: Use `ResidualGenBlock` as the second layer of each pair.
+        first: The block takes the input features at its own resolution.
+        img_channels: Image channels.
+        modulation: `"polynomial"` or `"affine"`.
+        use_noise: Whether the convs add noise.
+        num_groups: GroupNorm groups of the residual layers.
+        impl: Modulated-conv implementation (see `modulated_conv2d`).
+        device: Device of the parameters.
+        dtype: Dtype of the parameters.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        *,
+        resolution: int,
+        num_res_blocks: int,
+        residual: bool = True,
+        first: bool = False,
+        img_channels: int = 3,
+        modulation: ModulationKind = "polynomial",
+        use_noise: bool = True,
+        num_groups: int = 32,
+        impl: ModConvImpl = "auto",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        if first and in_channels != out_channels:
+            raise ValueError(
+                f"the first block needs in_channels == out_channels, got {in_channels}, "
+                f"{out_channels}"
+            )
+        if num_res_blocks < 0:
+            raise ValueError(f"num_res_blocks must be >= 0, got {num_res_blocks}")
+        if not first and resolution % 2 != 0:
+            raise ValueError(f"resolution must be even for an upsampling block, got {resolution}")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.w_dim = w_dim
+        self.resolution = resolution
+        self.in_resolution = resolution if first else resolution // 2
+        self.img_channels = img_channels
+        self.first = first
+        common: dict[str, Any] = {
+            "resolution": resolution, "modulation": modulation, "use_noise": use_noise,
+            "impl": impl, "device": device, "dtype": dtype,
+        }
+        self.up_conv = None if first else StyleConv(in_channels, out_channels, w_dim, up=2, **common)
+        layers: list[nn.Module] = []
+        for _ in range(num_res_blocks):
+            layers.append(StyleConv(out_channels, out_channels, w_dim, activation_gain=_PAIR_GAIN,
+                                    conv_clamp=_PAIR_CLAMP, **common))
+            if residual:
+                layers.append(ResidualGenBlock(out_channels, w_dim, num_groups=num_groups,
+                                               conv_clamp=_PAIR_CLAMP, **common))
+            else:
+                layers.append(StyleConv(out_channels, out_channels, w_dim,
+                                        activation_gain=_PAIR_GAIN, conv_clamp=_PAIR_CLAMP,
+                                        **common))
+        self.layers = nn.ModuleList(layers)
+        self.torgb = ToRGB(out_channels, w_dim, out_channels=img_channels, modulation=modulation,
+                           impl=impl, device=device, dtype=dtype)
+
+    def forward(
+        self,
+        x: Float[Tensor, "b {self.in_channels} {self.in_resolution} {self.in_resolution}"],
+        img: Float[Tensor, "b {self.img_channels} {self.in_resolution} {self.in_resolution}"] | None,
+        w: Float[Tensor, "b {self.w_dim}"],
+        *,
+        noise_mode: NoiseMode = "random",
+    ) -> tuple[
+        Float[Tensor, "b {self.out_channels} {self.resolution} {self.resolution}"],
+        Float[Tensor, "b {self.img_channels} {self.resolution} {self.resolution}"],
+    ]:
+        """Run the block.
+
+        Args:
+            x: Features from the previous block (or the Fourier input for the first block).
+            img: Image from the previous block, or `None` to start the image here.
+            w: Style latent.
+            noise_mode: `"random"`, `"const"` or `"none"`.
+
+        Returns:
+            The block's features and the image summed so far.
+        """
+        side = self.in_resolution
+        check_shape("x", x, (None, self.in_channels, side, side))
+        check_shape("w", w, (x.shape[0], self.w_dim))
+        if img is not None:
+            check_shape("img", img, (x.shape[0], self.img_channels, side, side))
+        if self.up_conv is not None:
+            x = self.up_conv(x, w, noise_mode=noise_mode)
+        for layer in self.layers:
+            x = layer(x, w, noise_mode=noise_mode)
+        rgb = self.torgb(x, w)
+        if img is None:
+            return x, rgb
+        if not self.first:
+            img = upsample2d(img)
+        return x, img.to(rgb.dtype) + rgb
+
+
+class SynthesisNetwork(nn.Module):
+    r"""StyleGAN-T's synthesis network: $w \mapsto$ image, no output non-linearity.
+
+    A `FourierFeatures` input at 8x8 with $C(8)$ channels feeds `SynthesisBlock`s at 8, 16, ...,
+    `resolution`, with $C(r) = \min(\text{channel\_base} / r, \text{channel\_max})$ channels; the
+    blocks' RGB outputs are FIR-upsampled and summed. Every layer receives the same $w$.
+
+    Blocks live in `self.blocks`, an `nn.ModuleDict` keyed `"b8"`, `"b16"`, ...: the state dict
+    of a lower-resolution network with the same widths loads into a higher-resolution one with
+    `load_state_dict(state, strict=False)` (only the new blocks are reported missing), which is
+    how the super-resolution stage grows a trained 64 px generator.
+
+    Args:
+        w_dim: Width of the latent $w$ (`z_dim + c_dim` of the mapping network).
+        resolution: Output side; a power of two >= 8.
+        channel_base: Channel numerator $C(r) = \min(\text{channel\_base} // r, \text{channel\_max})$.
+        channel_max: Upper bound on the channels.
+        num_res_blocks: [StyleConv, residual] pairs per block.
+        img_channels: Image channels.
+        residual: Use residual layers (`False`: plain StyleConvs, the paper's ablation).
+        modulation: `"polynomial"` or `"affine"`.
+        use_noise: Whether the convs add noise.
+        num_groups: GroupNorm groups of the residual layers.
+        impl: Modulated-conv implementation (see `modulated_conv2d`).
+        device: Device of the parameters (`"meta"` builds without memory).
+        dtype: Dtype of the parameters.
+    """
+
+    def __init__(
+        self,
+        w_dim: int,
+        resolution: int,
+        *,
+        channel_base: int,
+        channel_max: int,
+        num_res_blocks: int,
+        img_channels: int = 3,
+        residual: bool = True,
+        modulation: ModulationKind = "polynomial",
+        use_noise: bool = True,
+        num_groups: int = 32,
+        impl: ModConvImpl = "auto",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.w_dim = w_dim
+        self.resolution = resolution
+        self.img_channels = img_channels
+        self.channel_base = channel_base
+        self.channel_max = channel_max
+        layout = synthesis_layout(resolution, channel_base=channel_base, channel_max=channel_max)
+        self.block_resolutions = [r for r, _ in layout]
+        factory = {"device": device, "dtype": dtype}
+        self.input = FourierFeatures(w_dim, layout[0][1], size=8, sampling_rate=8.0,
+                                     bandwidth=2.0, **factory)
+        blocks = {}
+        in_channels = layout[0][1]
+        for r, channels in layout:
+            blocks[f"b{r}"] = SynthesisBlock(
+                in_channels, channels, w_dim, resolution=r, num_res_blocks=num_res_blocks,
+                residual=residual, first=r == 8, img_channels=img_channels,
+                modulation=modulation, use_noise=use_noise, num_groups=num_groups, impl=impl,
+                **factory,
+            )
+            in_channels = channels
+        self.blocks = nn.ModuleDict(blocks)
+
+    @classmethod
+    def from_preset(
+        cls, preset: Literal["full", "lite", "small", "tiny"], w_dim: int, resolution: int,
+        **kwargs: Any,
+    ) -> "SynthesisNetwork":
+        """Build the network of a named `SYNTHESIS_PRESETS` entry; `kwargs` go to `__init__`."""
+        if preset not in SYNTHESIS_PRESETS:
+            raise ValueError(f"preset must be one of {sorted(SYNTHESIS_PRESETS)}, got {preset!r}")
+        return cls(w_dim, resolution, **{**dataclasses.asdict(SYNTHESIS_PRESETS[preset]), **kwargs})
+
+    def layout(self) -> list[tuple[int, int]]:
+        """List `(resolution, channels)` of every block, lowest resolution first."""
+        return synthesis_layout(
+            self.resolution, channel_base=self.channel_base, channel_max=self.channel_max
+        )
+
+    def forward(
+        self, w: Float[Tensor, "b {self.w_dim}"], *, noise_mode: NoiseMode = "random"
+    ) -> Float[Tensor, "b {self.img_channels} {self.resolution} {self.resolution}"]:
+        check_shape("w", w, (None, self.w_dim))
+        x = self.input(w)
+        img = None
+        for block in self.blocks.values():
+            x, img = block(x, img, w, noise_mode=noise_mode)
+        assert img is not None
+        return img

@@ -1,0 +1,69 @@
+"""ToRGB: the 1x1 modulated convolution from features to an image."""
+
+import torch
+from torch import nn
+
+from ganblocks._typing import Float, Tensor, check_shape
+from ganblocks.generator.equalized import bias_act
+from ganblocks.generator.modconv import ModConvImpl, ModulatedConv
+from ganblocks.generator.modulation import ModulationKind, create_modulation
+
+__all__ = ["ToRGB"]
+
+
+class ToRGB(nn.Module):
+    r"""Map features to an image with a 1x1 modulated convolution, without demodulation.
+
+    $$\text{rgb} = \operatorname{clamp}\Big(V \star \big(\tfrac{1}{\sqrt C}\, s \odot x\big) + b,
+    \ \pm c\Big), \qquad s = M(w)$$
+
+    with $V$ initialised to $0.1\,\mathcal N(0, 1)$, $C$ the input channels and $M$ the style
+    modulation.
+
+    Args:
+        in_channels: Feature channels $C$.
+        w_dim: Width of the latent $w$.
+        out_channels: Image channels.
+        modulation: `"polynomial"` or `"affine"`.
+        conv_clamp: Clamp $c$; `None` for no clamp.
+        impl: Modulated-conv implementation (see `modulated_conv2d`).
+        device: Device of the parameters.
+        dtype: Dtype of the parameters.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        w_dim: int,
+        *,
+        out_channels: int = 3,
+        modulation: ModulationKind = "polynomial",
+        conv_clamp: float | None = 256.0,
+        impl: ModConvImpl = "auto",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        factory = {"device": device, "dtype": dtype}
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.w_dim = w_dim
+        self.conv_clamp = conv_clamp
+        self.modulation = create_modulation(modulation, w_dim, in_channels, **factory)
+        # A 1x1 conv without demodulation multiplies the styles by 1 / sqrt(in_channels).
+        self.conv = ModulatedConv(
+            in_channels, out_channels, 1, demodulate=False, impl=impl, **factory
+        )
+        with torch.no_grad():
+            self.conv.weight.mul_(0.1)
+        self.bias = nn.Parameter(torch.zeros(out_channels, **factory))
+
+    def forward(
+        self,
+        x: Float[Tensor, "b {self.in_channels} h w"],
+        w: Float[Tensor, "b {self.w_dim}"],
+    ) -> Float[Tensor, "b {self.out_channels} h w"]:
+        check_shape("x", x, (None, self.in_channels, None, None))
+        check_shape("w", w, (x.shape[0], self.w_dim))
+        y = self.conv(x, self.modulation(w))
+        return bias_act(y, self.bias.to(y.dtype), clamp=self.conv_clamp)
