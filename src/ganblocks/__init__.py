@@ -38,10 +38,36 @@ from .generator import (
 # --- end discriminator, losses and backbones ---
 
 # --- training utilities (checkpoints, EMA) ---
+from .training import (
+    CheckpointError as CheckpointError,
+    save_checkpoint as save_checkpoint,
+    load_checkpoint as load_checkpoint,
+    find_checkpoint as find_checkpoint,
+    read_checkpoint_meta as read_checkpoint_meta,
+    RNGState as RNGState,
+    capture_rng_state as capture_rng_state,
+    restore_rng_state as restore_rng_state,
+    seed_everything as seed_everything,
+    EMA as EMA,
+    ema_beta as ema_beta,
+    update_ema as update_ema,
+)
 # --- end training utilities ---
 
 __all__: list[str] = [
     "__version__",
+    "CheckpointError",
+    "save_checkpoint",
+    "load_checkpoint",
+    "find_checkpoint",
+    "read_checkpoint_meta",
+    "RNGState",
+    "capture_rng_state",
+    "restore_rng_state",
+    "seed_everything",
+    "EMA",
+    "ema_beta",
+    "update_ema",
     "EqualLinear",
     "bias_act",
     "FIR_TAPS",
