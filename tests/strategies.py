@@ -9,3 +9,12 @@ group_norm_channels = st.sampled_from([32, 64])
 spatial = st.sampled_from([4, 5, 8, 12])
 kernel_sizes = st.sampled_from([1, 3])
 w_dims = st.integers(min_value=1, max_value=24)
+
+# ShapesT2I vocabulary (tests/test_shapes*.py)
+shapes_resolutions = st.sampled_from([32, 40, 64, 100])
+shapes_colours = st.sampled_from(["red", "green", "blue", "yellow", "purple", "orange", "cyan", "white"])
+shapes_shapes = st.sampled_from(["circle", "square", "triangle"])
+shapes_cells = st.sampled_from(
+    ["top left", "top", "top right", "left", "center", "right", "bottom left", "bottom", "bottom right"]
+)
+shapes_indices = st.integers(min_value=0, max_value=999_999)
