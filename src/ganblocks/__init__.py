@@ -54,6 +54,22 @@ from .training import (
 )
 # --- end training utilities ---
 
+# --- data (ShapesT2I) ---
+from .data import (
+    ShapesT2I as ShapesT2I,
+    EvalPrompt as EvalPrompt,
+    make_eval_prompts as make_eval_prompts,
+    caption_for as caption_for,
+    parse_caption as parse_caption,
+    render_caption as render_caption,
+    score_image as score_image,
+    score_images as score_images,
+    diversity as diversity,
+    uint8_to_float as uint8_to_float,
+    float_to_uint8 as float_to_uint8,
+)
+# --- end data ---
+
 __all__: list[str] = [
     "__version__",
     "CheckpointError",
@@ -91,4 +107,15 @@ __all__: list[str] = [
     "synthesis_layout",
     "SynthesisBlock",
     "SynthesisNetwork",
+    "ShapesT2I",
+    "EvalPrompt",
+    "make_eval_prompts",
+    "caption_for",
+    "parse_caption",
+    "render_caption",
+    "score_image",
+    "score_images",
+    "diversity",
+    "uint8_to_float",
+    "float_to_uint8",
 ]
