@@ -35,6 +35,34 @@ from .generator import (
 # --- end generator blocks ---
 
 # --- discriminator, losses and backbones ---
+from .discriminator import (
+    DINOFeatureDiscriminator as DINOFeatureDiscriminator,
+    DiffAugment as DiffAugment,
+    DiscriminatorHead as DiscriminatorHead,
+    LocalBatchNorm as LocalBatchNorm,
+    MultiHeadDiscriminator as MultiHeadDiscriminator,
+    blur_kernel as blur_kernel,
+    blur_sigma as blur_sigma,
+    diff_augment as diff_augment,
+    gaussian_blur as gaussian_blur,
+    local_batch_norm as local_batch_norm,
+)
+from .losses import (
+    CLIPGuidanceLoss as CLIPGuidanceLoss,
+    hinge_d_loss as hinge_d_loss,
+    hinge_d_loss_fake as hinge_d_loss_fake,
+    hinge_d_loss_real as hinge_d_loss_real,
+    hinge_g_loss as hinge_g_loss,
+    spherical_distance as spherical_distance,
+)
+from .backbones import (
+    CLIPTextEncoder as CLIPTextEncoder,
+    FrozenCLIP as FrozenCLIP,
+    ViTFeatureExtractor as ViTFeatureExtractor,
+    create_clip as create_clip,
+    create_dino_backbone as create_dino_backbone,
+    default_taps as default_taps,
+)
 # --- end discriminator, losses and backbones ---
 
 # --- training utilities (checkpoints, EMA) ---
@@ -118,4 +146,26 @@ __all__: list[str] = [
     "diversity",
     "uint8_to_float",
     "float_to_uint8",
+    "DINOFeatureDiscriminator",
+    "DiffAugment",
+    "DiscriminatorHead",
+    "LocalBatchNorm",
+    "MultiHeadDiscriminator",
+    "blur_kernel",
+    "blur_sigma",
+    "diff_augment",
+    "gaussian_blur",
+    "local_batch_norm",
+    "CLIPGuidanceLoss",
+    "hinge_d_loss",
+    "hinge_d_loss_fake",
+    "hinge_d_loss_real",
+    "hinge_g_loss",
+    "spherical_distance",
+    "CLIPTextEncoder",
+    "FrozenCLIP",
+    "ViTFeatureExtractor",
+    "create_clip",
+    "create_dino_backbone",
+    "default_taps",
 ]

@@ -1,0 +1,20 @@
+"""Frozen pretrained networks, built by factories: the discriminator's ViT and CLIP.
+
+timm and open_clip are imported only when a factory (or adaptor) is called.
+"""
+
+from .clip import CLIPTextEncoder as CLIPTextEncoder
+from .clip import FrozenCLIP as FrozenCLIP
+from .clip import create_clip as create_clip
+from .dino import ViTFeatureExtractor as ViTFeatureExtractor
+from .dino import create_dino_backbone as create_dino_backbone
+from .dino import default_taps as default_taps
+
+__all__ = [
+    "CLIPTextEncoder",
+    "FrozenCLIP",
+    "ViTFeatureExtractor",
+    "create_clip",
+    "create_dino_backbone",
+    "default_taps",
+]

@@ -1,0 +1,109 @@
+"""Local ("virtual") batch norm: batch statistics over small groups of samples (SPEC §2)."""
+
+import torch
+from torch import nn
+
+from .._typing import Float, Tensor, check_shape
+
+__all__ = ["local_batch_norm", "LocalBatchNorm"]
+
+
+def _normalize(x: Tensor, eps: float) -> Tensor:
+    # x: [groups, group size, c, n]; statistics per group and channel over (samples, tokens)
+    mean = x.mean(dim=(1, 3), keepdim=True)
+    var = x.var(dim=(1, 3), keepdim=True, unbiased=False)
+    return (x - mean) * torch.rsqrt(var + eps)
+
+
+def local_batch_norm(
+    x: Float[Tensor, "b c n"],
+    *,
+    virtual_batch: int = 8,
+    eps: float = 1e-5,
+    weight: Float[Tensor, " c"] | None = None,
+    bias: Float[Tensor, " c"] | None = None,
+) -> Float[Tensor, "b c n"]:
+    """Batch norm whose statistics come from consecutive groups of ``virtual_batch`` samples.
+
+    The batch is cut into consecutive groups $G$ of ``virtual_batch`` samples; when the batch
+    size is not a multiple, the last group is smaller (a group of one sample normalises over its
+    own tokens only). Per group and channel $c$,
+    $$ \\mu_{G,c} = \\operatorname{mean}_{i \\in G,\\, t} x_{i,c,t}, \\qquad
+       \\sigma^2_{G,c} = \\operatorname{mean}_{i \\in G,\\, t} (x_{i,c,t} - \\mu_{G,c})^2, $$
+    $$ y_{i,c,t} = \\gamma_c \\, \\frac{x_{i,c,t} - \\mu_{G,c}}{\\sqrt{\\sigma^2_{G,c} + \\epsilon}}
+       + \\beta_c . $$
+    Samples in different groups never influence each other, and there are no running
+    statistics: training and evaluation behave the same.
+
+    Args:
+        x: Token features, channels first.
+        virtual_batch: Samples per group.
+        eps: Added to the variance.
+        weight: Per-channel scale $\\gamma$ (none: 1).
+        bias: Per-channel shift $\\beta$ (none: 0).
+    """
+    check_shape("x", x, (None, None, None))
+    if virtual_batch < 1:
+        raise ValueError(f"virtual_batch must be at least 1, got {virtual_batch}")
+    b, c, n = x.shape
+    full = (b // virtual_batch) * virtual_batch
+    parts = []
+    if full:
+        parts.append(_normalize(x[:full].reshape(-1, virtual_batch, c, n), eps).reshape(full, c, n))
+    if full < b:
+        parts.append(_normalize(x[full:].unsqueeze(0), eps).squeeze(0))
+    y = parts[0] if len(parts) == 1 else torch.cat(parts, dim=0)
+    if weight is not None:
+        y = y * weight[:, None]
+    if bias is not None:
+        y = y + bias[:, None]
+    return y
+
+
+class LocalBatchNorm(nn.Module):
+    """Batch norm over groups of ``virtual_batch`` samples, without running statistics.
+
+    See [`local_batch_norm`][ganblocks.discriminator.local_batchnorm.local_batch_norm] for the
+    maths and the handling of a batch size that is not a multiple of ``virtual_batch``.
+
+    Args:
+        num_features: Channels $c$ of the input ``[b, c, n]``.
+        virtual_batch: Samples per group.
+        eps: Added to the variance.
+        affine: Learn a per-channel scale (init 1) and shift (init 0).
+        device: Device of the parameters.
+        dtype: Dtype of the parameters.
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        *,
+        virtual_batch: int = 8,
+        eps: float = 1e-5,
+        affine: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        if virtual_batch < 1:
+            raise ValueError(f"virtual_batch must be at least 1, got {virtual_batch}")
+        self.num_features = num_features
+        self.virtual_batch = virtual_batch
+        self.eps = eps
+        if affine:
+            self.weight = nn.Parameter(torch.ones(num_features, device=device, dtype=dtype))
+            self.bias = nn.Parameter(torch.zeros(num_features, device=device, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, x: Float[Tensor, "b {self.num_features} n"]) -> Float[Tensor, "b {self.num_features} n"]:
+        """Normalise ``x`` with the statistics of its group."""
+        check_shape("x", x, (None, self.num_features, None))
+        return local_batch_norm(
+            x, virtual_batch=self.virtual_batch, eps=self.eps, weight=self.weight, bias=self.bias
+        )
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, virtual_batch={self.virtual_batch}, eps={self.eps}"
