@@ -16,7 +16,7 @@ import torch
 
 from .._typing import Float, Shaped, Tensor, UInt8
 from .captions import caption_for
-from .render import _paint
+from .render import render_objects
 from .scene import CELLS, DEFAULT_HOLDOUT, PALETTE, SHAPES, ShapeObject, place_object, validate_holdout
 
 __all__ = ["item_rng", "SceneSampler", "ShapesT2I", "uint8_to_float", "float_to_uint8"]
@@ -186,7 +186,7 @@ class ShapesT2I(torch.utils.data.Dataset):
     def get_batch(
         self, indices: Sequence[int | np.integer] | np.ndarray | Tensor
     ) -> tuple[UInt8[Tensor, "b 3 {self.resolution} {self.resolution}"], list[str]]:
-        """Render many items at once (one canvas, one rounding, one copy to torch).
+        """Render many items at once into one ``uint8`` batch.
 
         Args:
             indices: Item indices.
@@ -196,11 +196,10 @@ class ShapesT2I(torch.utils.data.Dataset):
         """
         scenes = [self.objects(operator.index(i)) for i in indices]
         r = self.resolution
-        canvas = np.zeros((len(scenes), r, r, 3), dtype=np.float64)
+        images = np.empty((len(scenes), 3, r, r), dtype=np.uint8)
         for k, scene in enumerate(scenes):
-            _paint(canvas[k], scene)
-        images = np.floor(canvas + 0.5).astype(np.uint8).transpose(0, 3, 1, 2)
-        return torch.from_numpy(np.ascontiguousarray(images)), [caption_for(s) for s in scenes]
+            images[k] = render_objects(scene, r).transpose(2, 0, 1)
+        return torch.from_numpy(images), [caption_for(s) for s in scenes]
 
 
 def uint8_to_float(images: UInt8[Tensor, "*shape"]) -> Float[Tensor, "*shape"]:
