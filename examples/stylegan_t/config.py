@@ -1,0 +1,166 @@
+"""StyleGAN-T training configuration: one frozen dataclass, named presets, a generated CLI.
+
+Every field of :class:`Config` becomes a ``--flag`` of ``train.py`` (underscores become dashes),
+with its help text taken from the field's metadata, so the CLI never drifts from the config.
+The config is saved as JSON beside every checkpoint and read back on ``--resume``.
+"""
+
+import argparse
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+def _f(default: Any, help: str, **kw: Any) -> Any:
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything that defines a StyleGAN-T run. Presets fill it; flags override single fields."""
+
+    # --- data ---
+    data: str = _f("shapes", "training data: 'shapes' (built-in ShapesT2I), an image folder with "
+                   "metadata.jsonl, a .zip of one, or WebDataset shards (a .tar, a brace pattern "
+                   "or a folder of .tar files)")
+    resolution: int = _f(32, "image resolution (power of two, 16..1024)")
+    shapes_max_objects: int = _f(2, "ShapesT2I: objects per image (1 or 2)")
+    num_workers: int = _f(0, "data-loader worker processes (0: load in the main process)")
+
+    # --- generator ---
+    z_dim: int = _f(64, "latent size")
+    channel_base: int = _f(2048, "channels at resolution r: min(channel_base // r, channel_max)")
+    channel_max: int = _f(64, "maximum channels of a synthesis block")
+    num_res_blocks: int = _f(1, "pairs of [modulated conv, residual modulated conv] per block")
+    residual: bool = _f(True, "residual second layer in each pair (off: plain conv, for ablations)")
+    modulation: Literal["polynomial", "affine"] = _f(
+        "polynomial", "style modulation: StyleGAN-T's second-order one or StyleGAN2's affine")
+
+    # --- frozen pretrained networks ---
+    clip_model: str = _f("tiny", "open_clip model for text encoding and guidance ('tiny' or e.g. ViT-L-14)")
+    clip_weights: str | None = _f(None, "CLIP weights: an open_clip tag (e.g. 'openai'), a local "
+                                  "file, or none for random weights")
+    dino_model: str = _f("tiny", "timm ViT for the discriminator ('tiny' or e.g. vit_small_patch16_224.dino)")
+    dino_weights: str | None = _f(None, "discriminator feature-network weights: 'hub' for timm's "
+                                  "pretrained weights, a local file, or none for random weights")
+    backbone_seed: int = _f(0, "seed of randomly initialised frozen networks (keeps them reproducible)")
+
+    # --- discriminator ---
+    d_cmap_dim: int = _f(64, "projection width of the discriminator heads")
+    d_kernel_size: int = _f(9, "kernel size of the heads' residual conv")
+    d_virtual_batch: int = _f(8, "local batch-norm group size")
+    augment_brightness: float = _f(0.5, "DiffAugment brightness range (0: off)")
+    augment_saturation: float = _f(1.0, "DiffAugment saturation range (0: off)")
+    augment_contrast: float = _f(0.5, "DiffAugment contrast range (0: off)")
+    augment_translation: float = _f(0.125, "DiffAugment translation ratio (0: off)")
+    augment_cutout: float = _f(0.2, "DiffAugment cutout ratio (0: off)")
+    blur_sigma: float = _f(32.0, "initial sigma of the discriminator-input blur, in pixels")
+    blur_fade_kimg: float = _f(1000.0, "thousands of images over which the blur fades to 0")
+
+    # --- optimisation ---
+    batch: int = _f(64, "global batch size (images per step over all devices)")
+    batch_per_device: int | None = _f(None, "images per device per forward pass; the rest of the "
+                                      "global batch is gradient accumulation (default: all)")
+    lr_g: float = _f(0.002, "generator learning rate")
+    lr_d: float = _f(0.002, "discriminator learning rate")
+    lr_text: float = _f(3e-6, "text-encoder learning rate (stage 2)")
+    adam_beta1: float = _f(0.0, "Adam beta1")
+    adam_beta2: float = _f(0.99, "Adam beta2")
+    clip_weight: float = _f(0.2, "CLIP guidance weight in stage 1")
+    clip_weight_stage2: float = _f(50.0, "CLIP guidance weight in stage 2")
+    clip_crop: int = _f(64, "CLIP guidance looks at a random crop of this size")
+    ema_kimg: float | None = _f(None, "EMA half-life in kimg (default: batch * 10 / 32)")
+    ema_rampup: float | None = _f(0.05, "EMA ramp-up ratio (none: off)")
+    stage2_fraction: float = _f(0.2, "share of the steps/minutes given to stage 2 when --stage all")
+
+    # --- schedule and logging ---
+    seed: int = _f(0, "random seed")
+    log_every: int = _f(20, "steps between metrics.jsonl loss lines")
+    eval_every: int = _f(500, "steps between ShapesT2I evaluations (0: only at the end)")
+    eval_samples: int = _f(256, "samples per evaluation")
+    sample_every: int = _f(500, "steps between sample grids (0: only at the end)")
+    checkpoint_every: int = _f(500, "steps between checkpoints (a run always ends with one)")
+    keep_checkpoints: int = _f(3, "checkpoints kept in the run folder")
+
+    def __post_init__(self) -> None:
+        res = self.resolution
+        if res < 16 or res > 1024 or res & (res - 1):
+            raise ValueError(f"resolution must be a power of two in [16, 1024], got {res}")
+        for name in ("batch", "z_dim", "channel_base", "channel_max", "d_cmap_dim",
+                     "d_virtual_batch", "eval_samples", "keep_checkpoints"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.num_res_blocks < 0 or self.num_workers < 0:
+            raise ValueError("num_res_blocks and num_workers must be >= 0")
+        if self.batch_per_device is not None and self.batch_per_device <= 0:
+            raise ValueError(f"batch_per_device must be positive, got {self.batch_per_device}")
+        if not 0.0 <= self.stage2_fraction < 1.0:
+            raise ValueError(f"stage2_fraction must be in [0, 1), got {self.stage2_fraction}")
+        if self.shapes_max_objects not in (1, 2):
+            raise ValueError(f"shapes_max_objects must be 1 or 2, got {self.shapes_max_objects}")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "Config":
+        """Build a config from a dict, refusing unknown fields (a config from another version)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ValueError(f"unknown config fields {unknown}; known fields: {sorted(names)}")
+        return cls(**values)
+
+
+# Presets: overrides of the defaults above. `shapes` is the CPU default on ShapesT2I; `small`,
+# `lite` and `full` are SPEC.md's generator sizes with the real pretrained networks.
+_REAL = dict(clip_model="ViT-L-14", clip_weights="openai", dino_model="vit_small_patch16_224.dino",
+             dino_weights="hub", resolution=64, d_cmap_dim=64, lr_text=3e-6,
+             eval_every=5000, sample_every=2000, checkpoint_every=2000, data="shapes")
+PRESETS: dict[str, dict[str, Any]] = {
+    "shapes": {},
+    "small": {**_REAL, "channel_base": 16384, "channel_max": 256, "num_res_blocks": 1, "batch": 256},
+    "lite": {**_REAL, "channel_base": 32768, "channel_max": 512, "num_res_blocks": 2, "batch": 512},
+    "full": {**_REAL, "channel_base": 65536, "channel_max": 2048, "num_res_blocks": 3, "batch": 2048},
+}
+
+
+def preset(name: str, **overrides: Any) -> Config:
+    """The config of a named preset, with field overrides."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    return Config(**{**PRESETS[name], **overrides})
+
+
+def _arg_type(annotation: Any) -> tuple[Any, dict[str, Any]]:
+    """argparse keyword arguments for a dataclass field's annotation."""
+    args = typing.get_args(annotation)
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType) and type(None) in args:
+        inner, _ = _arg_type(next(a for a in args if a is not type(None)))
+        conv = inner["type"]
+        return {"type": lambda s: None if s.lower() in ("none", "") else conv(s), "metavar": inner.get("metavar")}, {}
+    if origin is Literal:
+        return {"type": str, "choices": list(args)}, {}
+    if annotation is bool:
+        return {"action": argparse.BooleanOptionalAction}, {}
+    return {"type": annotation, "metavar": annotation.__name__.upper()}, {}
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one ``--flag`` per config field; unset flags are absent (the preset decides)."""
+    group = parser.add_argument_group("config (defaults come from --preset)")
+    hints = typing.get_type_hints(Config)
+    for f in dataclasses.fields(Config):
+        kwargs, _ = _arg_type(hints[f.name])
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        group.add_argument("--" + f.name.replace("_", "-"), dest=f"cfg_{f.name}", default=argparse.SUPPRESS,
+                           help=f"{f.metadata['help']} (shapes preset: {f.default})", **kwargs)
+
+
+def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The config fields set on the command line."""
+    return {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_")}

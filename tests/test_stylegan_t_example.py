@@ -1,0 +1,113 @@
+"""End-to-end tests of examples/stylegan_t: training, exact resume, generation, bad input."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "stylegan_t"
+sys.path.insert(0, str(EXAMPLE))
+
+# A configuration small enough for a test: 16 px, 32 channels, batch 8, tiny random backbones.
+TINY = [
+    "--resolution", "16", "--channel-base", "512", "--channel-max", "32", "--batch", "8",
+    "--d-virtual-batch", "4", "--eval-every", "0", "--sample-every", "0", "--log-every", "1",
+    "--eval-samples", "10", "--checkpoint-every", "2", "--blur-sigma", "2", "--blur-fade-kimg", "0.05",
+]
+
+
+def train(*args: str) -> dict:
+    import train as train_module
+
+    return train_module.main([*TINY, *args])
+
+
+def final_weights(run: Path) -> dict[str, torch.Tensor]:
+    ckpt = run / "checkpoints" / (run / "checkpoints" / "latest").read_text().strip()
+    out = {}
+    for name in ("G", "G_ema", "D"):
+        out.update({f"{name}.{k}": v for k, v in load_file(ckpt / f"{name}.safetensors").items()})
+    return out
+
+
+@pytest.mark.slow
+def test_resume_is_bitwise_exact(tmp_path: Path) -> None:
+    full = train("--steps", "4", "--out", str(tmp_path / "full"))
+    assert full["step"] == 4 and full["stage"] == "text-encoder"
+    train("--steps", "2", "--out", str(tmp_path / "cut"))
+    resumed = train("--resume", str(tmp_path / "cut"), "--steps", "4")
+    assert resumed["step"] == 4
+    a, b = final_weights(tmp_path / "full"), final_weights(tmp_path / "cut")
+    assert a.keys() == b.keys()
+    different = [k for k in a if not torch.equal(a[k], b[k])]
+    assert not different, f"weights differ after resume: {different[:5]}"
+    lines = [json.loads(x) for x in (tmp_path / "full" / "metrics.jsonl").read_text().splitlines()]
+    assert any("final/all_correct" in x for x in lines)
+
+
+@pytest.mark.slow
+def test_generate_writes_named_pngs_and_grid(tmp_path: Path) -> None:
+    train("--steps", "1", "--out", str(tmp_path / "run"))
+    out = tmp_path / "gen"
+    subprocess.run([sys.executable, str(EXAMPLE / "generate.py"), "--checkpoint", str(tmp_path / "run"),
+                    "--prompt", "a red circle in the center", "--prompt", "a blue square at the top",
+                    "--seeds", "0-2", "--truncation", "0.7", "--out", str(out)], check=True)
+    names = sorted(p.name for p in out.glob("*.png"))
+    assert names == ["grid.png"] + [f"p{i}_s{s}.png" for i in range(2) for s in range(3)]
+
+    from generate import load_generator
+
+    G, cfg = load_generator(tmp_path / "run")
+    x = G.generate(["a red circle in the center"] * 2, [5, 5])
+    assert x.shape == (2, 3, 16, 16) and torch.equal(x[0], x[1])
+
+
+@pytest.mark.parametrize("script,args,needle", [
+    ("train.py", ["--batch", "-1"], "batch"),
+    ("train.py", ["--preset", "huge"], "preset"),
+    ("train.py", ["--resolution", "48"], "power of two"),
+    ("train.py", ["--data", "/nonexistent/folder"], "/nonexistent/folder"),
+    ("train.py", ["--resume", "/nonexistent/run"], "/nonexistent/run"),
+    ("generate.py", ["--checkpoint", "/nonexistent/run", "--prompt", "x"], "/nonexistent/run"),
+    ("generate.py", ["--checkpoint", ".", "--prompt", "x", "--seeds", "a-b"], "seeds"),
+    ("generate.py", ["--checkpoint", "."], "prompt"),
+])
+def test_bad_arguments_exit_nonzero_with_one_line(script: str, args: list[str], needle: str) -> None:
+    r = subprocess.run([sys.executable, str(EXAMPLE / script), *args], capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr
+    assert needle in r.stderr
+
+
+def test_help_documents_every_config_field() -> None:
+    from config import Config
+    import dataclasses
+
+    r = subprocess.run([sys.executable, str(EXAMPLE / "train.py"), "--help"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0
+    for f in dataclasses.fields(Config):
+        assert "--" + f.name.replace("_", "-") in r.stdout
+    for flag in ("--preset", "--out", "--steps", "--minutes", "--resume", "--stage", "--seed", "--batch", "--data"):
+        assert flag in r.stdout
+
+
+@pytest.mark.parametrize("name,res,expected", [
+    ("small", 64, 16.17e6), ("small", 256, 19.31e6), ("small", 512, 19.75e6),
+    ("lite", 64, 74.56e6), ("lite", 256, 85.70e6), ("lite", 512, 87.04e6),
+    ("full", 64, 975.6e6), ("full", 256, 1016.4e6), ("full", 512, 1020.5e6),
+])
+def test_preset_generator_parameter_counts_match_spec(name: str, res: int, expected: float) -> None:
+    import ganblocks
+    from config import preset
+
+    cfg = preset(name, resolution=res)
+    mapping = ganblocks.MappingNetwork(cfg.z_dim, 768, device="meta")
+    synthesis = ganblocks.SynthesisNetwork(
+        mapping.w_dim, res, channel_base=cfg.channel_base, channel_max=cfg.channel_max,
+        num_res_blocks=cfg.num_res_blocks, device="meta")
+    n = sum(p.numel() for m in (mapping, synthesis) for p in m.parameters())
+    assert abs(n - expected) / expected < 0.01, f"{name}@{res}: {n / 1e6:.2f}M vs {expected / 1e6:.2f}M"
