@@ -1,5 +1,9 @@
 """Shared hypothesis strategies: draw seeds and sizes, never float arrays."""
 
+import contextlib
+from collections.abc import Iterator
+
+import jaxtyping
 from hypothesis import strategies as st
 
 seeds = st.integers(min_value=0, max_value=2**31 - 1)
@@ -18,3 +22,19 @@ shapes_cells = st.sampled_from(
     ["top left", "top", "top right", "left", "center", "right", "bottom left", "bottom", "bottom right"]
 )
 shapes_indices = st.integers(min_value=0, max_value=999_999)
+
+# Generator blocks (tests/test_generator_*.py)
+odd_kernel_sizes = st.sampled_from([1, 3, 5])
+upsample_factors = st.sampled_from([1, 2])
+style_scales = st.floats(min_value=0.05, max_value=20.0)  # one positive scalar, not an array
+
+
+@contextlib.contextmanager
+def runtime_typecheck_disabled() -> Iterator[None]:
+    """Switch the jaxtyping + beartype hook off, to see the `ValueError` a user without it gets."""
+    previous = jaxtyping.config.jaxtyping_disable
+    jaxtyping.config.update("jaxtyping_disable", True)
+    try:
+        yield
+    finally:
+        jaxtyping.config.update("jaxtyping_disable", previous)

@@ -111,7 +111,9 @@ def upsample2d(
     $$y = \operatorname{fir}_{g = m^2}\big(\uparrow_m x\big)$$
 
     where $\uparrow_m$ places each pixel at the top-left of an $m\times m$ cell of zeros and the
-    filter gain $m^2$ restores the mean (a constant image stays constant away from the border).
+    filter gain $m^2$ restores the mean. A constant image stays constant away from the border
+    when the $m$ polyphase components of the taps have equal sums, as for $[1, 3, 3, 1]$ with
+    $m = 2$.
     The padding of `upsample_padding` always sums to $k - 1$, so the output is exactly
     $(m h) \times (m w)$.
 
