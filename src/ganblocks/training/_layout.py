@@ -30,7 +30,7 @@ _FIELDS = {
     "format", "version", "step", "written_by", "modules", "optimizers", "rng", "meta", "files"
 }
 _STEP_DIR = re.compile(r"step-\d{9,}")
-_LATEST_NAME = re.compile(r"(\.tmp-)?step-\d{9,}(-[0-9a-f]+)?")
+_LATEST_NAME = re.compile(r"(?:\.tmp-)?(step-\d{9,})(?:-[0-9a-f]+)?")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}")
 _SHA = re.compile(r"[0-9a-f]{64}")
 
@@ -138,6 +138,12 @@ def latest_name(root: Path) -> str | None:
     return name if _LATEST_NAME.fullmatch(name) else None
 
 
+def final_name(name: str) -> str:
+    """The step folder a temporary folder name is renamed to (``.tmp-step-N-x`` -> ``step-N``)."""
+    match = _LATEST_NAME.fullmatch(name)
+    return match[1] if match else name
+
+
 def step_dirs(root: Path) -> list[Path]:
     """The ``step-*`` folders in ``root``, lowest step first."""
     try:
@@ -168,11 +174,13 @@ def remove_stale(root: Path) -> None:
     """Delete temporary and half-deleted folders left by a killed process."""
     keep = latest_name(root)
     for d in root.iterdir():
-        if d.name.startswith((".tmp-step-", ".old-step-")) and d.name != keep and d.is_dir():
-            try:
+        try:
+            if d.name.startswith((".tmp-step-", ".old-step-")) and d.name != keep and d.is_dir():
                 _files.remove_tree(d)
-            except OSError as e:
-                warnings.warn(f"could not delete leftover folder {d}: {e}", stacklevel=3)
+            elif d.name.startswith(f".{LATEST}.tmp-") and d.is_file():
+                d.unlink()
+        except OSError as e:
+            warnings.warn(f"could not delete leftover {d}: {e}", stacklevel=3)
 
 
 def prune(root: Path, keep: int) -> None:

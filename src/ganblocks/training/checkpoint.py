@@ -23,7 +23,7 @@ from . import _files, _layout
 from ._layout import CHECKPOINTS, FORMAT, FORMAT_VERSION, JSON_FILE, LATEST, RNG_FILE
 from ._layout import CheckpointError as CheckpointError
 from ._optim_state import check_json_value, optimizer_from_parts, optimizer_to_parts
-from .rng import RNGState, capture_rng_state, restore_rng_state
+from .rng import RNGState, capture_rng_state, keep_python_random, restore_rng_state
 
 __all__ = [
     "CheckpointError",
@@ -73,32 +73,37 @@ def save_checkpoint(
     if step < 0 or keep < 1:
         raise ValueError(f"step must be >= 0 and keep >= 1, got step={step}, keep={keep}")
     _layout.check_names(list(modules), list(optimizers))
-    files: dict[str, dict[str, torch.Tensor]] = {}
-    for name, module in modules.items():
-        files[f"{name}.safetensors"] = _module_tensors(name, module)
-    optim_info = {}
-    for name, optimizer in optimizers.items():
-        tensors, optim_info[name] = optimizer_to_parts(optimizer, name)
-        files[f"optim-{name}.safetensors"] = _to_cpu(tensors)
-    rng_info = None
-    if rng:
-        rng_tensors, rng_info = capture_rng_state().to_parts()
-        files[RNG_FILE] = _to_cpu(rng_tensors)
-    from .. import __version__
+    meta = check_json_value(dict(meta), "meta")
+    with keep_python_random():  # saving draws nothing, even under a type-checking hook
+        files: dict[str, dict[str, torch.Tensor]] = {}
+        for name, module in modules.items():
+            files[f"{name}.safetensors"] = _module_tensors(name, module)
+        optim_info = {}
+        for name, optimizer in optimizers.items():
+            tensors, optim_info[name] = optimizer_to_parts(optimizer, name)
+            files[f"optim-{name}.safetensors"] = _to_cpu(tensors)
+        rng_info = None
+        if rng:
+            rng_tensors, rng_info = capture_rng_state().to_parts()
+            files[RNG_FILE] = _to_cpu(rng_tensors)
+        from .. import __version__
 
-    doc = {
-        "format": FORMAT,
-        "version": FORMAT_VERSION,
-        "step": step,
-        "written_by": {"ganblocks": __version__, "torch": torch.__version__},
-        "modules": list(modules),
-        "optimizers": optim_info,
-        "rng": rng_info,
-        "meta": check_json_value(dict(meta), "meta"),
-        "files": {},
-    }
+        doc = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "step": step,
+            "written_by": {"ganblocks": __version__, "torch": torch.__version__},
+            "modules": list(modules),
+            "optimizers": optim_info,
+            "rng": rng_info,
+            "meta": meta,
+            "files": {},
+        }
+        return _write(Path(run_dir) / CHECKPOINTS, step, files, doc, keep)
 
-    root = Path(run_dir) / CHECKPOINTS
+
+def _write(root: Path, step: int, files: dict, doc: dict[str, Any], keep: int) -> Path:
+    """Write a checkpoint into a temporary folder, publish it, prune; or fail leaving no trace."""
     final = root / f"step-{step:09d}"
     tmp = root / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
     try:
@@ -109,8 +114,7 @@ def save_checkpoint(
             _files.write_tensors(tmp / fname, tensors)
             size, sha = _files.file_digest(tmp / fname)
             doc["files"][fname] = {"bytes": size, "sha256": sha}
-        text = _dumps(doc)
-        _files.write_bytes(tmp / JSON_FILE, text.encode("utf-8"))
+        _files.write_bytes(tmp / JSON_FILE, _dumps(doc).encode("utf-8"))
         _files.fsync_dir(tmp)
         _layout.publish(root, tmp, final)
     except BaseException as e:
@@ -128,6 +132,7 @@ def save_checkpoint(
             f"({previous or 'none'}) is intact."
         ) from e
     _layout.prune(root, keep)
+    _layout.remove_stale(root)
     return final
 
 
@@ -165,6 +170,9 @@ def find_checkpoint(path: str | os.PathLike[str]) -> Path:
     if name is not None:
         if (root / name / JSON_FILE).is_file():
             return root / name
+        renamed = root / _layout.final_name(name)  # a save died just after renaming into place
+        if (renamed / JSON_FILE).is_file():
+            return renamed
         warnings.warn(
             f"{root / LATEST} names {name!r}, which is missing; using the newest step folder",
             stacklevel=2,
@@ -222,18 +230,29 @@ def load_checkpoint(
     Raises:
         CheckpointError: Naming the file and what is wrong; nothing was changed.
     """
-    folder = find_checkpoint(path)
-    doc = _layout.read_doc(folder)
-    for fname, record in doc["files"].items():
-        _layout.verify_file(folder / fname, record)
-    try:
-        return _apply(folder, doc, modules, optimizers, strict, restore_rng, map_location)
-    except _files.UnsafeFileError as e:
-        raise CheckpointError(str(e)) from e
+    with keep_python_random():  # validating draws nothing, even under a type-checking hook
+        folder = find_checkpoint(path)
+        doc = _layout.read_doc(folder)
+        for fname, record in doc["files"].items():
+            _layout.verify_file(folder / fname, record)
+        try:
+            modules_sd, optims_sd, rng_state = _stage(
+                folder, doc, modules, optimizers, strict, restore_rng, map_location
+            )
+        except _files.UnsafeFileError as e:
+            raise CheckpointError(str(e)) from e
+    for name, tensors in modules_sd.items():
+        modules[name].load_state_dict(tensors, strict=False)
+    for name, sd in optims_sd.items():
+        optimizers[name].load_state_dict(sd)
+    if rng_state is not None:
+        restore_rng_state(rng_state)
+    return doc["meta"]
 
 
-def _apply(folder, doc, modules, optimizers, strict, restore_rng, map_location) -> dict[str, Any]:
-    staged_modules, staged_optims, skipped = [], [], []
+def _stage(folder, doc, modules, optimizers, strict, restore_rng, map_location):
+    """Read and validate everything asked for; change nothing."""
+    modules_sd, optims_sd, skipped = {}, {}, []
     for name, module in modules.items():
         if name not in doc["modules"]:
             _absent(strict, folder, "network", name, doc["modules"], skipped)
@@ -241,7 +260,7 @@ def _apply(folder, doc, modules, optimizers, strict, restore_rng, map_location) 
         fpath = folder / f"{name}.safetensors"
         tensors = _files.read_tensors(fpath, map_location)
         skipped += _match_module(fpath, name, module, tensors, strict)
-        staged_modules.append((module, tensors))
+        modules_sd[name] = tensors
     for name, optimizer in optimizers.items():
         if name not in doc["optimizers"]:
             _absent(strict, folder, "optimizer", name, list(doc["optimizers"]), skipped)
@@ -249,10 +268,9 @@ def _apply(folder, doc, modules, optimizers, strict, restore_rng, map_location) 
         fpath = folder / f"optim-{name}.safetensors"
         tensors = _files.read_tensors(fpath, map_location)
         try:
-            sd = optimizer_from_parts(optimizer, tensors, doc["optimizers"][name])
+            optims_sd[name] = optimizer_from_parts(optimizer, tensors, doc["optimizers"][name])
         except ValueError as e:
             raise CheckpointError(f"{fpath} does not fit optimizer {name!r}: {e}") from e
-        staged_optims.append((optimizer, sd))
     rng_state = None
     if restore_rng:
         if doc["rng"] is None:
@@ -265,14 +283,8 @@ def _apply(folder, doc, modules, optimizers, strict, restore_rng, map_location) 
         except ValueError as e:
             raise CheckpointError(f"{folder / RNG_FILE} / {JSON_FILE} 'rng': {e}") from e
     if skipped:
-        warnings.warn(f"loading {folder} non-strictly: " + "; ".join(skipped), stacklevel=3)
-    for module, tensors in staged_modules:
-        module.load_state_dict(tensors, strict=False)
-    for optimizer, sd in staged_optims:
-        optimizer.load_state_dict(sd)
-    if rng_state is not None:
-        restore_rng_state(rng_state)
-    return doc["meta"]
+        warnings.warn(f"loading {folder} non-strictly: " + "; ".join(skipped), stacklevel=4)
+    return modules_sd, optims_sd, rng_state
 
 
 def _absent(strict, folder, kind, name, present, skipped) -> None:

@@ -6,8 +6,10 @@ generator of every CUDA device, numpy's global ``RandomState`` and Python's ``ra
 safetensors file) and plain JSON (for the checkpoint's JSON); nothing is pickled.
 """
 
+import contextlib
 import random
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,17 +113,18 @@ def capture_rng_state() -> RNGState:
         cuda = tuple(s.cpu() for s in torch.cuda.get_rng_state_all())
     np_state = np.random.get_state(legacy=False)
     py_version, py_internal, py_gauss = random.getstate()
-    return RNGState(
-        torch_cpu=torch.get_rng_state(),
-        torch_cuda=cuda,
-        numpy={
-            "key": [int(k) for k in np_state["state"]["key"]],
-            "pos": int(np_state["state"]["pos"]),
-            "has_gauss": int(np_state["has_gauss"]),
-            "gauss": float(np_state["gauss"]),
-        },
-        python={"version": py_version, "internal": list(py_internal), "gauss_next": py_gauss},
-    )
+    with keep_python_random():  # type-checking the fields must not advance the generator
+        return RNGState(
+            torch_cpu=torch.get_rng_state(),
+            torch_cuda=cuda,
+            numpy={
+                "key": [int(k) for k in np_state["state"]["key"]],
+                "pos": int(np_state["state"]["pos"]),
+                "has_gauss": int(np_state["has_gauss"]),
+                "gauss": float(np_state["gauss"]),
+            },
+            python={"version": py_version, "internal": list(py_internal), "gauss_next": py_gauss},
+        )
 
 
 def restore_rng_state(state: RNGState) -> None:
@@ -169,6 +172,21 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+@contextlib.contextmanager
+def keep_python_random() -> Iterator[None]:
+    """Leave Python's global ``random`` state as it was on entry.
+
+    Run-time type checkers (beartype, as switched on in the test-suite) draw from Python's global
+    generator when they check a sequence. Code that must not advance any generator (capturing,
+    saving, validating a checkpoint) runs inside this; call it from the training thread.
+    """
+    state = random.getstate()
+    try:
+        yield
+    finally:
+        random.setstate(state)
 
 
 def _is_int(x: object) -> bool:
