@@ -14,7 +14,7 @@ sys.path.insert(0, str(EXAMPLE))
 
 # A configuration small enough for a test: 16 px, 32 channels, batch 8, tiny random backbones.
 TINY = [
-    "--resolution", "16", "--channel-base", "512", "--channel-max", "32", "--batch", "8",
+    "--resolution", "32", "--channel-base", "1024", "--channel-max", "32", "--batch", "8",
     "--d-virtual-batch", "4", "--eval-every", "0", "--sample-every", "0", "--log-every", "1",
     "--eval-samples", "10", "--checkpoint-every", "2", "--blur-sigma", "2", "--blur-fade-kimg", "0.05",
 ]
@@ -63,7 +63,7 @@ def test_generate_writes_named_pngs_and_grid(tmp_path: Path) -> None:
 
     G, cfg = load_generator(tmp_path / "run")
     x = G.generate(["a red circle in the center"] * 2, [5, 5])
-    assert x.shape == (2, 3, 16, 16) and torch.equal(x[0], x[1])
+    assert x.shape == (2, 3, 32, 32) and torch.equal(x[0], x[1])
 
 
 @pytest.mark.parametrize("script,args,needle", [

@@ -38,7 +38,8 @@ def grid_prompts(cfg: Config) -> list[str]:
     """The fixed prompts of the sample grids: seen and held-out single objects, and pairs."""
     from ganblocks.data import make_eval_prompts
 
-    prompts = make_eval_prompts(seed=12345, n_single_seen=4, n_single_heldout=2, n_double=2)
+    prompts = make_eval_prompts(seed=12345, n_single_seen=4, n_single_heldout=2, n_double_seen=1,
+                                n_double_heldout=1)
     return [p.caption for p in prompts]
 
 
@@ -64,15 +65,16 @@ def evaluate_generator(G: nn.Module, cfg: Config, device: torch.device, *, final
                        samples: int | None = None, truncation_psi: float = 1.0) -> dict[str, Any]:
     """ShapesT2I scores of ``G`` on fresh prompts and latents (never the training ones).
 
-    40 % single-object prompts of seen compositions, 20 % single-object held-out compositions,
-    40 % two-object prompts (binding); plus diversity over seeds for a few fixed captions.
+    3/8 single-object prompts of seen compositions, 1/4 single-object held-out compositions,
+    1/4 two-object prompts of seen and 1/8 of held-out compositions (binding); plus diversity
+    over seeds for a few fixed captions. Keys: see ``ganblocks.data.summarize_scores``.
     """
     from ganblocks.data import diversity, make_eval_prompts, score_images
 
     n = samples or cfg.eval_samples
-    n_seen, n_held = int(0.4 * n), int(0.2 * n)
+    n_seen, n_held, n_double = int(0.375 * n), n // 4, n // 4
     prompts = make_eval_prompts(seed=777, n_single_seen=n_seen, n_single_heldout=n_held,
-                                n_double=n - n_seen - n_held)
+                                n_double_seen=n_double, n_double_heldout=n - n_seen - n_held - n_double)
     captions = [p.caption for p in prompts]
     seeds = [EVAL_SEED_BASE + i for i in range(len(captions))]
     images = _generate(G, captions, seeds, device, truncation_psi)

@@ -451,8 +451,10 @@ def print_summary(summary: dict[str, Any]) -> None:
         print(f"skipped data samples: {summary['bad_samples']}")
     scores = summary.get("scores")
     if scores:
-        keys = [k for k in scores if isinstance(scores[k], (int, float))]
-        print("ShapesT2I scores (EMA generator): " + ", ".join(f"{k} {scores[k]:.3f}" for k in keys))
+        keys = ["all_correct/single_seen", "all_correct/single_heldout", "binding", "colour",
+                "position", "shape", "extra", "diversity"]
+        print("ShapesT2I scores of the EMA generator (all scores in final_eval.json):")
+        print("  " + ", ".join(f"{k} {scores[k]:.3f}" for k in keys if k in scores))
 
 
 if __name__ == "__main__":
