@@ -222,7 +222,8 @@ def load_checkpoint(
             match exactly. When ``False``, absent names and keys are left as they are and extra
             keys ignored (with a warning); shape mismatches are always errors.
         restore_rng: Restore the global RNG states (needs a checkpoint saved with ``rng=True``).
-        map_location: Device the tensors are read to before being copied in.
+        map_location: Device the networks' tensors are read to before being copied in
+            (optimizer state goes where ``Optimizer.load_state_dict`` puts it).
 
     Returns:
         The checkpoint's ``meta``.
@@ -266,7 +267,9 @@ def _stage(folder, doc, modules, optimizers, strict, restore_rng, map_location):
             _absent(strict, folder, "optimizer", name, list(doc["optimizers"]), skipped)
             continue
         fpath = folder / f"optim-{name}.safetensors"
-        tensors = _files.read_tensors(fpath, map_location)
+        # Read to the CPU: torch's load_state_dict moves each state to its parameter's device
+        # and keeps Adam's step counts on the CPU, where a fresh optimizer has them.
+        tensors = _files.read_tensors(fpath, "cpu")
         try:
             optims_sd[name] = optimizer_from_parts(optimizer, tensors, doc["optimizers"][name])
         except ValueError as e:

@@ -128,9 +128,9 @@ def capture_rng_state() -> RNGState:
 
 
 def restore_rng_state(state: RNGState) -> None:
-    """Put back every generator a [`capture_rng_state`][ganblocks.training.rng.capture_rng_state]
-    snapshot holds.
+    """Put back every generator held in a snapshot.
 
+    The snapshot comes from [`capture_rng_state`][ganblocks.training.rng.capture_rng_state].
     CUDA devices are restored in order. When the state holds more (or fewer) CUDA devices than
     this machine has, the common ones are restored and a ``UserWarning`` says that continued
     randomness on the others will differ.
