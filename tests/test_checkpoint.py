@@ -425,7 +425,8 @@ def test_truncated_files_are_refused(tmp_path, victim, resigned):
     path.write_bytes(data[: len(data) - 7])
     if resigned:
         resign(path.parent)
-    assert_refused(tmp_path, victim + (" is not a valid safetensors" if resigned else " is .* bytes"))
+    why = " is not a valid safetensors" if resigned else " is .* bytes"
+    assert_refused(tmp_path, victim + why)
 
 
 def test_a_flipped_byte_is_refused(tmp_path):
@@ -447,7 +448,8 @@ def test_a_missing_file_is_refused(tmp_path):
     "tensors, match",
     [
         (lambda sd: {**sd, "extra.weight": torch.zeros(2)}, r"unexpected keys \[extra.weight\]"),
-        (lambda sd: {k: v for k, v in sd.items() if k != "head.bias"}, r"missing keys \[head.bias\]"),
+        (lambda sd: {k: v for k, v in sd.items() if k != "head.bias"},
+         r"missing keys \[head.bias\]"),
         (lambda sd: {**sd, "head.weight": torch.zeros(1, 9)}, r"head.weight: file \[1, 9\]"),
         (lambda sd: {"renamed." + k: v for k, v in sd.items()}, "missing keys"),
     ],

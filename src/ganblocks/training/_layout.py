@@ -93,7 +93,7 @@ def read_doc(folder: Path) -> dict[str, Any]:
 
 
 def verify_file(fpath: Path, record: dict[str, Any]) -> None:
-    """Check that a file exists, is safetensors (not a pickle) and has its recorded size and hash."""
+    """Check that a file exists, is safetensors (not a pickle), and has the recorded size, hash."""
     if not fpath.is_file():
         raise CheckpointError(f"{fpath} is missing; the checkpoint is incomplete")
     try:
