@@ -13,18 +13,25 @@ from .local_batchnorm import LocalBatchNorm
 __all__ = ["DiscriminatorHead", "MultiHeadDiscriminator"]
 
 
-def _sn_conv(in_channels: int, out_channels: int, kernel_size: int, **factory: object) -> nn.Module:
-    conv = nn.Conv1d(
-        in_channels, out_channels, kernel_size, padding=kernel_size // 2,
-        padding_mode="circular", **factory,
-    )
-    return spectral_norm(conv, n_power_iterations=1)
+class _CircularConv1d(nn.Module):
+    # spectral-normalised conv1d over tokens with circular padding; unlike torch's circular
+    # padding mode it wraps any number of times, so maps shorter than the kernel work too
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, **factory: object) -> None:
+        super().__init__()
+        self.pad = kernel_size // 2
+        self.conv = spectral_norm(nn.Conv1d(in_channels, out_channels, kernel_size, **factory), n_power_iterations=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.pad:
+            n = x.shape[-1]
+            x = x.index_select(2, torch.arange(-self.pad, n + self.pad, device=x.device).remainder(n))
+        return self.conv(x)
 
 
 class _ConvNormAct(nn.Sequential):
     def __init__(self, channels: int, kernel_size: int, virtual_batch: int, **factory: object) -> None:
         super().__init__(
-            _sn_conv(channels, channels, kernel_size, **factory),
+            _CircularConv1d(channels, channels, kernel_size, **factory),
             LocalBatchNorm(channels, virtual_batch=virtual_batch, **factory),
             nn.LeakyReLU(0.2),
         )
@@ -72,7 +79,7 @@ class DiscriminatorHead(nn.Module):
         self.channels, self.c_dim, self.cmap_dim = channels, c_dim, cmap_dim
         self.stem = _ConvNormAct(channels, 1, virtual_batch, **factory)
         self.residual = _ConvNormAct(channels, kernel_size, virtual_batch, **factory)
-        self.out = _sn_conv(channels, cmap_dim if c_dim > 0 else 1, 1, **factory)
+        self.out = _CircularConv1d(channels, cmap_dim if c_dim > 0 else 1, 1, **factory)
         self.cmapper = nn.Linear(c_dim, cmap_dim, **factory) if c_dim > 0 else None
 
     def forward(
