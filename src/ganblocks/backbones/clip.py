@@ -9,7 +9,6 @@ its own copy of the text tower in stage 2 (SPEC §4):
 import copy
 import os
 from collections.abc import Callable, Sequence
-from typing import Self
 
 import torch
 import torch.nn.functional as F
@@ -143,7 +142,7 @@ class FrozenCLIP(nn.Module):
         self.requires_grad_(False)
         self.train(False)
 
-    def train(self, mode: bool = True) -> Self:
+    def train(self, mode: bool = True) -> "FrozenCLIP":
         """Stay in eval mode whatever ``mode`` says: the network is frozen."""
         return super().train(False)
 

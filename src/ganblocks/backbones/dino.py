@@ -7,7 +7,6 @@ every patch token and then dropped, so each map has one row per image patch.
 
 import os
 from collections.abc import Sequence
-from typing import Self
 
 import torch
 from torch import nn
@@ -135,20 +134,20 @@ class ViTFeatureExtractor(nn.Module):
         self.train(False)
 
     @classmethod
-    def from_timm(cls, model: nn.Module, *, taps: Sequence[int] | None = None) -> Self:
+    def from_timm(cls, model: nn.Module, *, taps: Sequence[int] | None = None) -> "ViTFeatureExtractor":
         """Wrap any timm ``VisionTransformer`` (its normalisation from its ``pretrained_cfg``)."""
         if _kind(model) != "timm":
             raise TypeError(f"expected a timm VisionTransformer, got {type(model).__name__}")
         return cls(model, taps=taps)
 
     @classmethod
-    def from_open_clip(cls, visual: nn.Module, *, taps: Sequence[int] | None = None) -> Self:
+    def from_open_clip(cls, visual: nn.Module, *, taps: Sequence[int] | None = None) -> "ViTFeatureExtractor":
         """Wrap an open_clip ``VisionTransformer`` (a CLIP model's ``.visual``), CLIP normalisation."""
         if _kind(visual) != "open_clip":
             raise TypeError(f"expected an open_clip VisionTransformer, got {type(visual).__name__}")
         return cls(visual, taps=taps)
 
-    def train(self, mode: bool = True) -> Self:
+    def train(self, mode: bool = True) -> "ViTFeatureExtractor":
         """Stay in eval mode whatever ``mode`` says: the network is frozen."""
         return super().train(False)
 
@@ -261,7 +260,8 @@ def create_dino_backbone(
         if given:
             raise ValueError(f"{', '.join(given)} only apply to the 'tiny' preset, not {name!r}")
         if not timm.is_model(name):
-            some = ", ".join(["tiny", *timm.list_pretrained("vit_*dino*")[:6]])
+            others = [n for n in timm.list_pretrained("vit_*.dino") if n != DINO_DEFAULT]
+            some = ", ".join(["tiny", DINO_DEFAULT, *others[:4], "(any timm ViT)"])
             raise ValueError(f"unknown backbone name {name!r}; valid names include: {some}")
         if pretrained is True:
             cfg = timm.models.get_pretrained_cfg(name)

@@ -1,7 +1,6 @@
 """StyleGAN-T's discriminator: trainable heads on the tokens of a frozen ViT (SPEC §2)."""
 
 from collections.abc import Iterator
-from typing import Self
 
 import torch
 import torch.nn.functional as F
@@ -76,7 +75,7 @@ class DINOFeatureDiscriminator(nn.Module):
             if not name.startswith("backbone."):
                 yield param
 
-    def requires_grad_(self, requires_grad: bool = True) -> Self:
+    def requires_grad_(self, requires_grad: bool = True) -> "DINOFeatureDiscriminator":
         """Switch gradients of the trainable parameters only; the backbone stays frozen."""
         for param in self.trainable_parameters():
             param.requires_grad_(requires_grad)
