@@ -69,7 +69,7 @@ def _conv(
 
 def modulated_conv2d(
     x: Float[Tensor, "b i h w"],
-    weight: Float[Tensor, "o i k k"],
+    weight: Float[Tensor, "o i kh kw"],
     styles: Float[Tensor, "b i"],
     *,
     demodulate: bool = True,
@@ -100,7 +100,7 @@ def modulated_conv2d(
 
     Args:
         x: Input activations.
-        weight: Shared convolution weight $W$; square, odd kernel when `up > 1`.
+        weight: Shared convolution weight $W$ (a square, odd kernel when `up > 1`).
         styles: Per-sample input-channel scales $s$.
         demodulate: Normalise each output channel's per-sample weight to unit norm.
         up: 1, or 2 for a 2x upsampling convolution.
