@@ -32,7 +32,7 @@ class Config:
 
     # --- generator ---
     z_dim: int = _f(64, "latent size")
-    channel_base: int = _f(2048, "channels at resolution r: min(channel_base // r, channel_max)")
+    channel_base: int = _f(1024, "channels at resolution r: min(channel_base // r, channel_max)")
     channel_max: int = _f(64, "maximum channels of a synthesis block")
     num_res_blocks: int = _f(1, "pairs of [modulated conv, residual modulated conv] per block")
     residual: bool = _f(True, "residual second layer in each pair (off: plain conv, for ablations)")
@@ -41,11 +41,16 @@ class Config:
 
     # --- frozen pretrained networks ---
     clip_model: str = _f("tiny", "open_clip model for text encoding and guidance ('tiny' or e.g. ViT-L-14)")
-    clip_weights: str | None = _f(None, "CLIP weights: an open_clip tag (e.g. 'openai'), a local "
-                                  "file, or none for random weights")
-    dino_model: str = _f("tiny", "timm ViT for the discriminator ('tiny' or e.g. vit_small_patch16_224.dino)")
+    clip_weights: str | None = _f("shapes", "CLIP weights: an open_clip tag (e.g. 'openai'), a "
+                                  "local file, 'shapes' (the tiny CLIP pretrained on ShapesT2I by "
+                                  "the example and cached), or none for random weights")
+    dino_model: str = _f("clip", "the discriminator's frozen feature network: a timm ViT name "
+                         "(e.g. vit_small_patch16_224.dino), 'tiny' (a small random ViT), or "
+                         "'clip' (the image tower of the frozen CLIP)")
     dino_weights: str | None = _f(None, "discriminator feature-network weights: 'hub' for timm's "
                                   "pretrained weights, a local file, or none for random weights")
+    clip_pretrain_steps: int = _f(400, "clip_weights 'shapes': steps of in-domain contrastive "
+                                  "pretraining of the tiny CLIP (cached after the first run)")
     backbone_seed: int = _f(0, "seed of randomly initialised frozen networks (keeps them reproducible)")
 
     # --- discriminator ---
@@ -57,8 +62,10 @@ class Config:
     augment_contrast: float = _f(0.5, "DiffAugment contrast range (0: off)")
     augment_translation: float = _f(0.125, "DiffAugment translation ratio (0: off)")
     augment_cutout: float = _f(0.2, "DiffAugment cutout ratio (0: off)")
-    blur_sigma: float = _f(32.0, "initial sigma of the discriminator-input blur, in pixels")
-    blur_fade_kimg: float = _f(1000.0, "thousands of images over which the blur fades to 0")
+    d_mismatch_weight: float = _f(0.0, "matching-aware D term (beyond StyleGAN-T): real images "
+                                  "with a wrong caption count as fake, with this weight (0: off)")
+    blur_sigma: float = _f(2.0, "initial sigma of the discriminator-input blur, in pixels")
+    blur_fade_kimg: float = _f(10.0, "thousands of images over which the blur fades to 0")
 
     # --- optimisation ---
     batch: int = _f(64, "global batch size (images per step over all devices)")
@@ -66,7 +73,7 @@ class Config:
                                       "global batch is gradient accumulation (default: all)")
     lr_g: float = _f(0.002, "generator learning rate")
     lr_d: float = _f(0.002, "discriminator learning rate")
-    lr_text: float = _f(3e-6, "text-encoder learning rate (stage 2)")
+    lr_text: float = _f(1e-4, "text-encoder learning rate (stage 2)")
     adam_beta1: float = _f(0.0, "Adam beta1")
     adam_beta2: float = _f(0.99, "Adam beta2")
     clip_weight: float = _f(0.2, "CLIP guidance weight in stage 1")
@@ -117,7 +124,7 @@ class Config:
 
 # Presets: overrides of the defaults above. `shapes` is the CPU default on ShapesT2I; `small`,
 # `lite` and `full` are SPEC.md's generator sizes with the real pretrained networks.
-_REAL = dict(clip_model="ViT-L-14", clip_weights="openai", dino_model="vit_small_patch16_224.dino",
+_REAL = dict(d_mismatch_weight=0.0, clip_pretrain_steps=0, blur_sigma=32.0, blur_fade_kimg=1000.0,clip_model="ViT-L-14", clip_weights="openai", dino_model="vit_small_patch16_224.dino",
              dino_weights="hub", resolution=64, d_cmap_dim=64, lr_text=3e-6,
              eval_every=5000, sample_every=2000, checkpoint_every=2000, data="shapes")
 PRESETS: dict[str, dict[str, Any]] = {

@@ -2,6 +2,18 @@
 
 Deriving every batch from its step makes resume exact without saving loader state, and makes a
 run on N devices see the same global batch as a run on one device with N accumulation rounds.
+This holds for ShapesT2I and for image folders and zips (a permutation per epoch, seeded by
+(seed, epoch)). WebDataset shards are a stream: a resumed run continues with a fresh shuffled
+stream, seeded by the step it resumes at, not where the previous run stopped.
+
+    --data shapes                         the built-in ShapesT2I
+    --data my_images/                     images + metadata.jsonl ({"file_name": ..., "text": ...})
+    --data my_images.zip                  the same, zipped
+    --data shards/ | shards/{000000..000099}.tar | one.tar    img2dataset-style WebDataset shards
+
+Unreadable samples (corrupt or empty images, missing captions, truncated shards) are skipped,
+counted by reason in bad_samples() and printed in the run's summary; the first few of each
+reason are logged as they are met.
 """
 
 from typing import Protocol
@@ -11,6 +23,7 @@ import torch
 from torch import Tensor
 
 from config import Config
+from ganblocks.data import CaptionedImageFolder, CaptionedShards, StepBatches, StreamBatches, data_format
 
 
 class BatchSource(Protocol):
@@ -19,6 +32,14 @@ class BatchSource(Protocol):
 
     def bad_samples(self) -> dict[str, int]:
         """Samples skipped because they could not be read, by reason."""
+
+    def wrong_captions(self, captions: list[str], step: int) -> list[str]:
+        """Captions that do not describe the images (for the matching-aware D term)."""
+
+
+def rolled_captions(captions: list[str]) -> list[str]:
+    """Each image gets its neighbour's caption (any data set)."""
+    return captions[1:] + captions[:1]
 
 
 class ShapesSource:
@@ -30,6 +51,7 @@ class ShapesSource:
         self.dataset = ShapesT2I(resolution=cfg.resolution, seed=cfg.seed,
                                  max_objects=cfg.shapes_max_objects, compositions="seen")
         self.rank, self.world, self.per_device, self.batch_size = rank, world, per_device, cfg.batch
+        self.seed = cfg.seed
 
     def batch(self, step: int, round: int) -> tuple[Tensor, list[str]]:
         start = step * self.batch_size + (round * self.world + self.rank) * self.per_device
@@ -40,9 +62,27 @@ class ShapesSource:
     def bad_samples(self) -> dict[str, int]:
         return {}
 
+    def wrong_captions(self, captions: list[str], step: int) -> list[str]:
+        """Hard mismatches: each caption edited in one attribute or one swap."""
+        from ganblocks.data import edit_caption
+
+        rng = np.random.default_rng((self.seed, step, self.rank))
+        return [edit_caption(c, rng) for c in captions]
+
 
 def create_batch_source(cfg: Config, *, rank: int, world: int, per_device: int, accum: int) -> BatchSource:
-    """The batch source for ``cfg.data``."""
+    """The batch source for ``cfg.data``: ShapesT2I, an image folder or zip, or shards.
+
+    Raises FileNotFoundError for a missing path and ValueError for data without a usable sample.
+    """
     if cfg.data == "shapes":
         return ShapesSource(cfg, rank=rank, world=world, per_device=per_device)
-    raise ValueError(f"unsupported --data {cfg.data!r}: use 'shapes'")
+    if data_format(cfg.data) in ("folder", "zip"):
+        folder = CaptionedImageFolder(cfg.data, resolution=cfg.resolution)
+        folder.verify()
+        return StepBatches(folder, batch_size=cfg.batch, per_device=per_device, rank=rank, world=world,
+                           seed=cfg.seed, num_workers=cfg.num_workers, log=folder.bad)
+    shards = CaptionedShards(cfg.data, resolution=cfg.resolution, seed=cfg.seed, rank=rank, world=world,
+                             repeat=True)
+    shards.verify()
+    return StreamBatches(shards, per_device=per_device, num_workers=cfg.num_workers, log=shards.bad)

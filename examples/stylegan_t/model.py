@@ -28,14 +28,26 @@ def _weights_arg(value: str | None, *, hub_word: str | None = None) -> bool | st
 def create_frozen_clip(cfg: Config, device: torch.device | str = "cpu") -> "ganblocks.FrozenCLIP":
     """The frozen CLIP of the run. Random weights are drawn from ``backbone_seed`` so they are
     the same in every process and on every resume."""
+    weights = cfg.clip_weights
+    if weights == "shapes":
+        if cfg.clip_model != "tiny":
+            raise ValueError("clip_weights 'shapes' is the pretrained tiny CLIP: use --clip-model tiny")
+        from pretrain import ensure_shapes_clip
+
+        weights = str(ensure_shapes_clip({"steps": cfg.clip_pretrain_steps}))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.backbone_seed)
-        clip = ganblocks.create_clip(cfg.clip_model, pretrained=_weights_arg(cfg.clip_weights))
+        clip = ganblocks.create_clip(cfg.clip_model, pretrained=_weights_arg(weights))
     return clip.to(device)
 
 
-def create_dino(cfg: Config, device: torch.device | str = "cpu") -> nn.Module:
-    """The discriminator's frozen feature network (random weights drawn from ``backbone_seed``)."""
+def create_dino(cfg: Config, clip: "ganblocks.FrozenCLIP", device: torch.device | str = "cpu") -> nn.Module:
+    """The discriminator's frozen feature network (random weights drawn from ``backbone_seed``).
+
+    ``dino_model == "clip"`` taps the frozen CLIP's image tower instead (shared, not copied).
+    """
+    if cfg.dino_model == "clip":
+        return ganblocks.ViTFeatureExtractor.from_open_clip(clip.model.visual).to(device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.backbone_seed + 1)
         net = ganblocks.create_dino_backbone(

@@ -127,10 +127,16 @@ class DiscriminatorLoss(nn.Module):
         super().__init__()
         self.D = D
 
-    def forward(self, reals: Tensor, fakes: Tensor, c: Tensor, sigma: float) -> tuple[Tensor, Tensor]:
-        real_logits = self.D(ganblocks.gaussian_blur(reals, sigma), c)
+    def forward(self, reals: Tensor, fakes: Tensor, c: Tensor, sigma: float,
+                c_wrong: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        reals = ganblocks.gaussian_blur(reals, sigma)
+        real_logits = self.D(reals, c)
         fake_logits = self.D(ganblocks.gaussian_blur(fakes, sigma), c)
-        return ganblocks.hinge_d_loss_real(real_logits.float()), ganblocks.hinge_d_loss_fake(fake_logits.float())
+        mismatch = torch.zeros((), device=reals.device)
+        if c_wrong is not None:  # matching-aware: a real image under a wrong caption is fake
+            mismatch = ganblocks.hinge_d_loss_fake(self.D(reals, c_wrong).float())
+        return (ganblocks.hinge_d_loss_real(real_logits.float()),
+                ganblocks.hinge_d_loss_fake(fake_logits.float()), mismatch)
 
 
 def set_trainable(module: nn.Module, flag: bool) -> None:
@@ -189,7 +195,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     # --- build ---------------------------------------------------------------------------------
     clip = create_frozen_clip(cfg, device)
     G = build_generator(cfg, clip).to(device)
-    D = build_discriminator(cfg, create_dino(cfg, device), clip.embed_dim).to(device)
+    D = build_discriminator(cfg, create_dino(cfg, clip, device), clip.embed_dim).to(device)
     guidance = ganblocks.CLIPGuidanceLoss(clip, crop=cfg.clip_crop)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     betas = (cfg.adam_beta1, cfg.adam_beta2)
@@ -328,7 +334,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         # Discriminator step.
         opt_d.zero_grad(set_to_none=True)
         set_trainable(D.heads, True)
-        stats = {"loss_d_real": 0.0, "loss_d_fake": 0.0, "loss_g": 0.0, "loss_clip": 0.0}
+        stats = {"loss_d_real": 0.0, "loss_d_fake": 0.0, "loss_d_mismatch": 0.0, "loss_g": 0.0, "loss_clip": 0.0}
         batches = []
         for r in range(accum):
             reals, captions = source.batch(step, r)
@@ -336,17 +342,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             with torch.no_grad():
                 c = clip.encode_text(captions)
                 c_g = G.encode_text(captions)
+                c_wrong = clip.encode_text(source.wrong_captions(captions, step)) if cfg.d_mismatch_weight > 0 else None
             batches.append((reals, captions, c, c_g))
             z = torch.randn(reals.shape[0], cfg.z_dim, device=device)
             with torch.no_grad(), autocast():
                 fakes = G(z, c_g)
             sync = nullcontext() if r == accum - 1 or world == 1 else d_loss_mod.no_sync()
             with sync, autocast():
-                real_loss, fake_loss = d_loss_mod(reals, fakes.float(), c, sigma)
-                loss = (real_loss + fake_loss) / accum
+                real_loss, fake_loss, mismatch = d_loss_mod(reals, fakes.float(), c, sigma, c_wrong)
+                loss = (real_loss + fake_loss + cfg.d_mismatch_weight * mismatch) / accum
             (scaler.scale(loss) if scaler else loss).backward()
             stats["loss_d_real"] += real_loss.item() / accum
             stats["loss_d_fake"] += fake_loss.item() / accum
+            stats["loss_d_mismatch"] += mismatch.item() / accum
         ok_d = math.isfinite(stats["loss_d_real"] + stats["loss_d_fake"]) and grads_finite(d_params)
         if ok_d:
             (scaler.step(opt_d) if scaler else opt_d.step())

@@ -1,0 +1,161 @@
+"""Run training arms side by side and tabulate their ShapesT2I scores (ablations, recipe search).
+
+    python examples/stylegan_t/ablation.py --suite paper --steps 400 --seeds 0,1,2 --jobs 2 --out runs/ablation
+
+Each arm is ``train.py`` with a few flags changed; every (arm, seed) run goes to its own folder.
+The output folder gets ``results.json`` (every evaluation of every run), ``results.md`` (final
+scores, mean ± std over seeds, and the stage-1 scores before stage 2) and ``curves.png``
+(all-correct of single-object seen prompts over training, one line per arm).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+_AUG_ON = ["--augment-brightness", "0.5", "--augment-saturation", "1", "--augment-contrast", "0.5",
+           "--augment-translation", "0.125", "--augment-cutout", "0.2"]
+_AUG_OFF = ["--augment-brightness", "0", "--augment-saturation", "0", "--augment-contrast", "0",
+            "--augment-translation", "0", "--augment-cutout", "0"]
+_RANDOM_D = ["--dino-model", "tiny", "--dino-weights", "none"]
+
+# The recipe of the shapes preset against StyleGAN-T's own choices, one change at a time.
+SUITES: dict[str, dict[str, list[str]]] = {
+    # The paper's claims (issue: each of StyleGAN-T's changes improves text alignment).
+    "paper": {
+        "full": [],
+        "affine-modulation": ["--modulation", "affine"],
+        "no-residual": ["--no-residual"],
+        "random-feature-network": _RANDOM_D,
+        "no-clip-guidance": ["--clip-weight", "0"],
+        "no-stage-2": ["--stage2-fraction", "0"],
+    },
+    # Recipe search around the shapes preset (every arm states its augmentation explicitly).
+    "recipe": {
+        "faithful": [*_RANDOM_D, *_AUG_ON, "--d-mismatch-weight", "0"],
+        "clip-features": [*_AUG_ON, "--d-mismatch-weight", "0"],
+        "clip-features-noaug": [*_AUG_OFF, "--d-mismatch-weight", "0"],
+        "clip-features-mismatch": [*_AUG_ON, "--d-mismatch-weight", "1"],
+        "mismatch-noaug": [*_AUG_OFF, "--d-mismatch-weight", "1"],
+        "mismatch-noaug-clip1": [*_AUG_OFF, "--d-mismatch-weight", "1", "--clip-weight", "1"],
+        "mismatch-noaug-clip3": [*_AUG_OFF, "--d-mismatch-weight", "1", "--clip-weight", "3"],
+        "mismatch-noaug-lr1e-3": [*_AUG_OFF, "--d-mismatch-weight", "1", "--lr-g", "0.001", "--lr-d", "0.001"],
+    },
+}
+
+KEYS = ["all_correct/single_seen", "all_correct/single_heldout", "binding", "position", "shape",
+        "colour", "extra", "diversity"]
+
+
+def run_arm(name: str, flags: list[str], seed: int, args: argparse.Namespace) -> dict:
+    out = args.out / f"{name}-s{seed}"
+    cmd = [sys.executable, str(HERE / "train.py"), "--steps", str(args.steps), "--seed", str(seed),
+           "--out", str(out), "--eval-every", str(args.eval_every), "--sample-every", "0",
+           "--checkpoint-every", str(args.steps), "--eval-samples", str(args.eval_samples),
+           *args.extra, *flags]
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    t0 = time.perf_counter()
+    with open(args.out / f"{name}-s{seed}.log", "w") as log:
+        rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+    result = {"arm": name, "seed": seed, "returncode": rc, "seconds": time.perf_counter() - t0, "evals": []}
+    metrics = out / "metrics.jsonl"
+    if metrics.is_file():
+        for line in metrics.read_text().splitlines():
+            rec = json.loads(line)
+            for kind in ("eval", "final"):
+                if f"{kind}/all_correct" in rec:
+                    result["evals"].append({"step": rec["step"], "stage": rec["stage"], "kind": kind,
+                                            **{k: rec.get(f"{kind}/{k}") for k in KEYS}})
+    print(f"{name} seed {seed}: rc {rc}, {result['seconds']:.0f} s", flush=True)
+    return result
+
+
+def _fmt(values: list[float]) -> str:
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return "–"
+    return f"{np.mean(vals):.2f} ± {np.std(vals):.2f}" if len(vals) > 1 else f"{vals[0]:.2f}"
+
+
+def tabulate(results: list[dict]) -> str:
+    arms = list(dict.fromkeys(r["arm"] for r in results))
+    lines = ["| arm | " + " | ".join(KEYS) + " | stage-1 single_seen |",
+             "|---|" + "---|" * (len(KEYS) + 1)]
+    for arm in arms:
+        runs = [r for r in results if r["arm"] == arm]
+        finals = [next((e for e in r["evals"] if e["kind"] == "final"), {}) for r in runs]
+        stage1 = [next((e for e in reversed(r["evals"]) if e["kind"] == "eval" and e["stage"] == "generator"), {})
+                  for r in runs]
+        cells = [_fmt([f.get(k) for f in finals]) for k in KEYS]
+        lines.append(f"| {arm} | " + " | ".join(cells) + f" | {_fmt([s.get('all_correct/single_seen') for s in stage1])} |")
+    return "\n".join(lines)
+
+
+def plot(results: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for arm in dict.fromkeys(r["arm"] for r in results):
+        curves = [[(e["step"], e["all_correct/single_seen"]) for e in r["evals"]] for r in results if r["arm"] == arm]
+        steps = sorted({s for c in curves for s, _ in c})
+        mean = [np.mean([v for c in curves for s2, v in c if s2 == s]) for s in steps]
+        ax.plot(steps, mean, marker="o", label=arm)
+    ax.set_xlabel("step")
+    ax.set_ylabel("all-correct, single-object seen prompts")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--suite", choices=sorted(SUITES), default="paper")
+    p.add_argument("--arms", default=None, help="comma-separated subset of the suite's arms")
+    p.add_argument("--steps", type=int, default=400, help="training steps per run (equal budget)")
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
+    p.add_argument("--jobs", type=int, default=1, help="runs in parallel")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads per run")
+    p.add_argument("--eval-every", type=int, default=100)
+    p.add_argument("--eval-samples", type=int, default=128)
+    p.add_argument("--out", type=Path, default=Path("runs/ablation"))
+    p.add_argument("extra", nargs=argparse.REMAINDER, help="after --: flags passed to every run")
+    args = p.parse_args(argv)
+    args.extra = [a for a in args.extra if a != "--"]
+    arms = SUITES[args.suite]
+    if args.arms:
+        unknown = set(args.arms.split(",")) - set(arms)
+        if unknown:
+            p.error(f"unknown arms {sorted(unknown)}; the {args.suite} suite has {sorted(arms)}")
+        arms = {k: v for k, v in arms.items() if k in args.arms.split(",")}
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        p.error(f"--seeds must be comma-separated integers, got {args.seeds!r}")
+    if args.steps <= 0 or args.jobs <= 0:
+        p.error("--steps and --jobs must be positive")
+    args.out.mkdir(parents=True, exist_ok=True)
+    jobs = [(name, flags, seed) for seed in seeds for name, flags in arms.items()]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        results = list(pool.map(lambda j: run_arm(*j, args), jobs))
+    (args.out / "results.json").write_text(json.dumps(results, indent=2))
+    table = tabulate(results)
+    (args.out / "results.md").write_text(
+        f"{args.suite} suite, {args.steps} steps, seeds {seeds}, flags {' '.join(args.extra) or '(preset)'}\n\n{table}\n")
+    plot(results, args.out / "curves.png")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
