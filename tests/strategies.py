@@ -38,3 +38,8 @@ def runtime_typecheck_disabled() -> Iterator[None]:
         yield
     finally:
         jaxtyping.config.update("jaxtyping_disable", previous)
+
+
+# Metrics (tests/test_metrics_*.py): feature sets are drawn from seeded numpy generators
+feature_dims = st.integers(min_value=1, max_value=12)
+feature_counts = st.integers(min_value=2, max_value=40)

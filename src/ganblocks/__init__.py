@@ -98,6 +98,22 @@ from .data import (
 )
 # --- end data ---
 
+# --- metrics (light: extractors import torch-fidelity / timm / open_clip when built) ---
+from .metrics import (
+    FeatureStats as FeatureStats,
+    feature_statistics as feature_statistics,
+    frechet_distance as frechet_distance,
+    frechet_distance_from_features as frechet_distance_from_features,
+    kid as kid,
+    clip_score as clip_score,
+    create_inception as create_inception,
+    create_dino_features as create_dino_features,
+    extract_features as extract_features,
+    StatsCache as StatsCache,
+    evaluate_metrics as evaluate_metrics,
+)
+# --- end metrics ---
+
 __all__: list[str] = [
     "__version__",
     "CheckpointError",
@@ -168,4 +184,15 @@ __all__: list[str] = [
     "create_clip",
     "create_dino_backbone",
     "default_taps",
+    "FeatureStats",
+    "feature_statistics",
+    "frechet_distance",
+    "frechet_distance_from_features",
+    "kid",
+    "clip_score",
+    "create_inception",
+    "create_dino_features",
+    "extract_features",
+    "StatsCache",
+    "evaluate_metrics",
 ]

@@ -1,0 +1,92 @@
+"""`python -m ganblocks.metrics`: a JSON report for a checkpoint of the example; one-line errors."""
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from ganblocks.metrics import create_inception
+from ganblocks.metrics.cli import main
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "stylegan_t"
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A checkpoint of an untrained 32 px generator with the tiny random backbones."""
+    sys.path.insert(0, str(EXAMPLE))
+    from config import preset
+    from model import build_generator, create_frozen_clip
+
+    from ganblocks.training import save_checkpoint
+
+    cfg = preset("shapes", resolution=32, channel_base=1024, channel_max=32, clip_weights=None, dino_model="tiny")
+    torch.manual_seed(0)
+    G = build_generator(cfg, create_frozen_clip(cfg))
+    run = tmp_path_factory.mktemp("run")
+    save_checkpoint(run, step=3, modules={"G_ema": G}, optimizers={},
+                    meta={"config": dataclasses.asdict(cfg), "step": 3})
+    return run
+
+
+def _error(capsys: pytest.CaptureFixture, *argv: str) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(argv))
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err
+
+
+def test_report_has_every_metric_asked_for(run_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    main(["--checkpoint", str(run_dir), "--data", "shapes", "--metrics", "fd_dino,clip,shapes", "--samples", "8",
+          "--dino-model", "tiny", "--dino-weights", "none", "--batch", "4", "--cache-dir", str(tmp_path / "cache"), "--out", str(out)])
+    report = json.loads(out.read_text())
+    assert report["step"] == 3 and report["samples"] == 8 and report["resolution"] == 32
+    assert report["fd_dino"] > 0 and -1 <= report["clip_score"] <= 1
+    assert report["clip_model"] == "tiny (random weights, seed 0)"
+    assert 0 <= report["shapes/all_correct"] <= 1 and "shapes/diversity" in report
+    assert "fid" not in report and "kid" not in report
+    assert list((tmp_path / "cache").glob("shapes-seed1000-obj2__dino-tiny-*__32px__n8.safetensors"))
+
+
+@pytest.mark.slow
+def test_fid_and_kid_with_a_local_inception_file(run_dir: Path, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    weights = tmp_path / "inception.safetensors"
+    save_file({k: v.contiguous() for k, v in create_inception(False).network.state_dict().items()}, str(weights))
+    report = main(["--checkpoint", str(run_dir), "--metrics", "fid,kid", "--samples", "6", "--kid-subsets", "5",
+                   "--inception-weights", str(weights), "--cache-dir", str(tmp_path / "cache")])
+    assert report["fid"] >= 0 and report["kid_subset_size"] == 6 and report["kid_std"] >= 0
+    assert any(n.startswith("fid: 6 samples") for n in report["notes"])
+
+
+def test_too_few_samples_and_unknown_metrics_fail_with_one_line(capsys: pytest.CaptureFixture) -> None:
+    assert "fid needs at least 2 samples, got 1" in _error(capsys, "--checkpoint", ".", "--metrics", "fid", "--samples", "1")
+    assert "shapes needs at least 8 samples" in _error(capsys, "--checkpoint", ".", "--metrics", "shapes", "--samples", "4")
+    assert "choose from fid, kid, fd_dino, clip, shapes" in _error(capsys, "--checkpoint", ".", "--metrics", "fid,is")
+    assert "--kid-subset-size 50 is larger than --samples 10" in _error(
+        capsys, "--checkpoint", ".", "--metrics", "kid", "--samples", "10", "--kid-subset-size", "50")
+
+
+def test_missing_inception_weights_name_the_flag(
+    run_dir: Path, capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    err = _error(capsys, "--checkpoint", str(run_dir), "--metrics", "fid", "--samples", "4",
+                 "--inception-weights", str(tmp_path / "missing.pth"))
+    assert err.startswith("error: ") and "missing.pth" in err and "--inception-weights" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_missing_checkpoint_names_the_path(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    err = _error(capsys, "--checkpoint", str(tmp_path / "nowhere"), "--metrics", "clip", "--samples", "4")
+    assert str(tmp_path / "nowhere") in err and len(err.strip().splitlines()) == 1
+
+
+def test_module_entry_point_prints_help() -> None:
+    r = subprocess.run([sys.executable, "-m", "ganblocks.metrics", "--help"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "--inception-weights" in r.stdout and "fd_dino" in r.stdout
