@@ -34,7 +34,7 @@ def test_groups_do_not_influence_each_other(seed, b, vb, n, data):
 def test_each_group_is_standardised_per_channel(seed, b, vb, n):
     # also the last, smaller group when b is not a multiple of virtual_batch
     x = _x(seed, b, 4, n)
-    y = local_batch_norm(x, virtual_batch=vb, eps=0.0)
+    y = local_batch_norm(x, virtual_batch=vb, eps=1e-12)
     for start in range(0, b, vb):
         chunk = y[start : start + vb]
         if chunk.shape[0] * n == 1:
@@ -91,3 +91,5 @@ def test_bad_inputs_name_what_was_expected():
             norm(torch.randn(2, 3))
     with pytest.raises(ValueError, match="virtual_batch"):
         LocalBatchNorm(3, virtual_batch=0)
+    with pytest.raises(ValueError, match="eps"):
+        local_batch_norm(torch.randn(2, 3, 4), eps=0.0)

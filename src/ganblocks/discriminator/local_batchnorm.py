@@ -1,6 +1,7 @@
 """Local ("virtual") batch norm: batch statistics over small groups of samples (SPEC §2)."""
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .._typing import Float, Tensor, check_shape
@@ -8,11 +9,22 @@ from .._typing import Float, Tensor, check_shape
 __all__ = ["local_batch_norm", "LocalBatchNorm"]
 
 
-def _normalize(x: Tensor, eps: float) -> Tensor:
-    # x: [groups, group size, c, n]; statistics per group and channel over (samples, tokens)
-    mean = x.mean(dim=(1, 3), keepdim=True)
-    var = x.var(dim=(1, 3), keepdim=True, unbiased=False)
-    return (x - mean) * torch.rsqrt(var + eps)
+def _normalize_groups(x: Tensor, size: int, eps: float, weight: Tensor | None, bias: Tensor | None) -> Tensor:
+    # x holds consecutive groups of `size` samples; torch's batch norm (training mode, no running
+    # statistics) normalises each group, seen as one batch whose channels are (group, channel)
+    b, c, n = x.shape
+    groups = b // size
+    if size * n == 1:  # a single value per channel: normalises to 0
+        y = torch.zeros_like(x)
+        y = y if weight is None else y * weight[:, None]
+        return y if bias is None else y + bias[:, None]
+    if groups == 1:
+        return F.batch_norm(x, None, None, weight, bias, training=True, eps=eps)
+    xg = x.reshape(groups, size, c, n).transpose(0, 1).reshape(size, groups * c, n)
+    w = None if weight is None else weight.repeat(groups)
+    bb = None if bias is None else bias.repeat(groups)
+    y = F.batch_norm(xg, None, None, w, bb, training=True, eps=eps)
+    return y.reshape(size, groups, c, n).transpose(0, 1).reshape(b, c, n)
 
 
 def local_batch_norm(
@@ -38,26 +50,23 @@ def local_batch_norm(
     Args:
         x: Token features, channels first.
         virtual_batch: Samples per group.
-        eps: Added to the variance.
+        eps: Added to the variance (positive).
         weight: Per-channel scale $\\gamma$ (none: 1).
         bias: Per-channel shift $\\beta$ (none: 0).
     """
     check_shape("x", x, (None, None, None))
     if virtual_batch < 1:
         raise ValueError(f"virtual_batch must be at least 1, got {virtual_batch}")
-    b, c, n = x.shape
+    if not eps > 0:
+        raise ValueError(f"eps must be positive, got {eps}")
+    b = x.shape[0]
     full = (b // virtual_batch) * virtual_batch
     parts = []
     if full:
-        parts.append(_normalize(x[:full].reshape(-1, virtual_batch, c, n), eps).reshape(full, c, n))
+        parts.append(_normalize_groups(x[:full], virtual_batch, eps, weight, bias))
     if full < b:
-        parts.append(_normalize(x[full:].unsqueeze(0), eps).squeeze(0))
-    y = parts[0] if len(parts) == 1 else torch.cat(parts, dim=0)
-    if weight is not None:
-        y = y * weight[:, None]
-    if bias is not None:
-        y = y + bias[:, None]
-    return y
+        parts.append(_normalize_groups(x[full:], b - full, eps, weight, bias))
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=0)
 
 
 class LocalBatchNorm(nn.Module):
