@@ -57,11 +57,11 @@ class Config:
     d_cmap_dim: int = _f(64, "projection width of the discriminator heads")
     d_kernel_size: int = _f(9, "kernel size of the heads' residual conv")
     d_virtual_batch: int = _f(8, "local batch-norm group size")
-    augment_brightness: float = _f(0.5, "DiffAugment brightness range (0: off)")
-    augment_saturation: float = _f(1.0, "DiffAugment saturation range (0: off)")
-    augment_contrast: float = _f(0.5, "DiffAugment contrast range (0: off)")
-    augment_translation: float = _f(0.125, "DiffAugment translation ratio (0: off)")
-    augment_cutout: float = _f(0.2, "DiffAugment cutout ratio (0: off)")
+    augment_brightness: float = _f(0.0, "DiffAugment brightness range (0: off)")
+    augment_saturation: float = _f(0.0, "DiffAugment saturation range (0: off)")
+    augment_contrast: float = _f(0.0, "DiffAugment contrast range (0: off)")
+    augment_translation: float = _f(0.0, "DiffAugment translation ratio (0: off)")
+    augment_cutout: float = _f(0.0, "DiffAugment cutout ratio (0: off)")
     d_mismatch_weight: float = _f(0.0, "matching-aware D term (beyond StyleGAN-T): real images "
                                   "with a wrong caption count as fake, with this weight (0: off)")
     blur_sigma: float = _f(2.0, "initial sigma of the discriminator-input blur, in pixels")
@@ -124,7 +124,9 @@ class Config:
 
 # Presets: overrides of the defaults above. `shapes` is the CPU default on ShapesT2I; `small`,
 # `lite` and `full` are SPEC.md's generator sizes with the real pretrained networks.
-_REAL = dict(d_mismatch_weight=0.0, clip_pretrain_steps=0, blur_sigma=32.0, blur_fade_kimg=1000.0,clip_model="ViT-L-14", clip_weights="openai", dino_model="vit_small_patch16_224.dino",
+_REAL = dict(d_mismatch_weight=0.0, clip_pretrain_steps=0, blur_sigma=32.0, blur_fade_kimg=1000.0,
+             augment_brightness=0.5, augment_saturation=1.0, augment_contrast=0.5,
+             augment_translation=0.125, augment_cutout=0.2,clip_model="ViT-L-14", clip_weights="openai", dino_model="vit_small_patch16_224.dino",
              dino_weights="hub", resolution=64, d_cmap_dim=64, lr_text=3e-6,
              eval_every=5000, sample_every=2000, checkpoint_every=2000, data="shapes")
 PRESETS: dict[str, dict[str, Any]] = {

@@ -70,6 +70,22 @@ class ShapesSource:
         return [edit_caption(c, rng) for c in captions]
 
 
+class RealSource:
+    """Batches of an image folder, zip or shards; a caption of another image is a mismatch."""
+
+    def __init__(self, loader: StepBatches | StreamBatches) -> None:
+        self.loader = loader
+
+    def batch(self, step: int, round: int) -> tuple[Tensor, list[str]]:
+        return self.loader.batch(step, round)
+
+    def bad_samples(self) -> dict[str, int]:
+        return self.loader.bad_samples()
+
+    def wrong_captions(self, captions: list[str], step: int) -> list[str]:
+        return rolled_captions(captions)
+
+
 def create_batch_source(cfg: Config, *, rank: int, world: int, per_device: int, accum: int) -> BatchSource:
     """The batch source for ``cfg.data``: ShapesT2I, an image folder or zip, or shards.
 
@@ -80,9 +96,9 @@ def create_batch_source(cfg: Config, *, rank: int, world: int, per_device: int, 
     if data_format(cfg.data) in ("folder", "zip"):
         folder = CaptionedImageFolder(cfg.data, resolution=cfg.resolution)
         folder.verify()
-        return StepBatches(folder, batch_size=cfg.batch, per_device=per_device, rank=rank, world=world,
-                           seed=cfg.seed, num_workers=cfg.num_workers, log=folder.bad)
+        return RealSource(StepBatches(folder, batch_size=cfg.batch, per_device=per_device, rank=rank,
+                                      world=world, seed=cfg.seed, num_workers=cfg.num_workers, log=folder.bad))
     shards = CaptionedShards(cfg.data, resolution=cfg.resolution, seed=cfg.seed, rank=rank, world=world,
                              repeat=True)
     shards.verify()
-    return StreamBatches(shards, per_device=per_device, num_workers=cfg.num_workers, log=shards.bad)
+    return RealSource(StreamBatches(shards, per_device=per_device, num_workers=cfg.num_workers, log=shards.bad))

@@ -1,6 +1,10 @@
 """Evaluate a StyleGAN-T generator on ShapesT2I, and draw sample grids.
 
     python examples/stylegan_t/evaluate.py --checkpoint runs/x --samples 256
+    python examples/stylegan_t/evaluate.py --checkpoint runs/x --metrics fid,kid,clip \
+        --inception-weights weights-inception-2015-12-05-6726825d.pth
+
+``--metrics`` adds ganblocks.metrics' scores (see ``python -m ganblocks.metrics --help``).
 """
 
 import argparse
@@ -100,12 +104,29 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--truncation", type=float, default=1.0, help="truncation psi")
     p.add_argument("--out", type=Path, default=None, help="write the JSON report here (default: print it)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--metrics", default=None, help="also compute these ganblocks.metrics, comma-separated from "
+                   "fid,kid,fd_dino,clip (on --samples images)")
+    p.add_argument("--inception-weights", type=Path, default=None, help="--metrics fid/kid: the Inception-v3 weights file")
+    p.add_argument("--dino-model", default=None, help="--metrics fd_dino: timm ViT name or 'tiny' (default: DINO ViT-S/16)")
+    p.add_argument("--dino-weights", default=None, help="--metrics fd_dino: 'hub' (default), 'none' or a file")
     args = p.parse_args(argv)
     if args.samples < 8:
         p.error("--samples must be at least 8")
     G, cfg = load_generator(args.checkpoint, device=args.device)
     scores = evaluate_generator(G, cfg, torch.device(args.device), final=True, samples=args.samples,
                                 truncation_psi=args.truncation)
+    if args.metrics:
+        from ganblocks.metrics.cli import score_generator
+
+        options = {k: v for k, v in (("dino_model", args.dino_model), ("dino_weights", args.dino_weights)) if v}
+        try:
+            scores.update(score_generator(
+                G, cfg, args.metrics.split(","), samples=args.samples, device=args.device,
+                inception_weights=args.inception_weights, truncation=args.truncation,
+                example=Path(__file__).resolve().parent, **options))
+        except (ValueError, OSError, ImportError, RuntimeError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            raise SystemExit(2)
     text = json.dumps(scores, indent=2)
     if args.out:
         args.out.write_text(text)

@@ -49,7 +49,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=None, help="run folder; everything of the run goes there (default: a new folder under runs/)")
     p.add_argument("--resume", type=Path, default=None, help="continue from a run folder or checkpoint folder")
     p.add_argument("--steps", type=int, default=None, help="total steps of the run, counted across resumes (default: no limit; the shapes preset stops after --minutes)")
-    p.add_argument("--minutes", type=float, default=None, help="wall-clock budget of this invocation in minutes (default: 14 for the shapes preset without --steps)")
+    p.add_argument("--minutes", type=float, default=None, help="wall-clock budget of this invocation in minutes, set-up included (default: 14 for the shapes preset without --steps)")
     p.add_argument("--stage", choices=STAGES, default="all", help="all: stage 1 then stage 2; generator: stage 1 only; text-encoder: stage 2 only; superres: grow a trained generator to --resolution")
     p.add_argument("--freeze-lower", action="store_true", help="superres: train only the new blocks and the toRGB layers")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
@@ -155,6 +155,7 @@ def grads_finite(params: list[nn.Parameter]) -> bool:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
+    start_time = time.perf_counter()  # --minutes counts everything: pretraining, training, stage 2
     distinfo, device = setup_distributed(args.device)
     autocast, scaler = autocast_for(args.precision, device)
 
@@ -231,7 +232,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     stage1_end = None  # the step (or time) at which `--stage all` switches to stage 2
     if args.stage == "all" and total_steps is not None:
         stage1_end = round(total_steps * (1.0 - cfg.stage2_fraction))
-    start_step, start_time = step, time.perf_counter()
+    start_step = step
 
     def elapsed_minutes() -> float:
         return (time.perf_counter() - start_time) / 60.0
