@@ -122,6 +122,7 @@ class Config:
         return cls(**values)
 
 
+# --8<-- [start:presets]
 # Presets: overrides of the defaults above. `shapes` is the CPU default on ShapesT2I; `small`,
 # `lite` and `full` are SPEC.md's generator sizes with the real pretrained networks.
 _REAL = dict(d_mismatch_weight=0.0, clip_pretrain_steps=0, blur_sigma=32.0, blur_fade_kimg=1000.0,
@@ -135,6 +136,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "lite": {**_REAL, "channel_base": 32768, "channel_max": 512, "num_res_blocks": 2, "batch": 512},
     "full": {**_REAL, "channel_base": 65536, "channel_max": 2048, "num_res_blocks": 3, "batch": 2048},
 }
+# --8<-- [end:presets]
 
 
 def preset(name: str, **overrides: Any) -> Config:

@@ -101,6 +101,7 @@ class Generator(nn.Module):
         return self(z, c, truncation_psi=truncation_psi, noise_mode="const", update_avg=False)
 
 
+# --8<-- [start:build]
 def build_generator(cfg: Config, clip: "ganblocks.FrozenCLIP") -> Generator:
     """The generator of a config; its text encoder starts as a copy of the frozen CLIP's."""
     text_encoder = clip.text_encoder_copy()
@@ -122,6 +123,9 @@ def build_discriminator(cfg: Config, backbone: nn.Module, c_dim: int) -> nn.Modu
         contrast=cfg.augment_contrast, translation=cfg.augment_translation,
         cutout=cfg.augment_cutout)
     return ganblocks.DINOFeatureDiscriminator(backbone, heads, augment=augment)
+
+
+# --8<-- [end:build]
 
 
 def count_parameters(module: nn.Module, *, trainable_only: bool = False) -> int:
