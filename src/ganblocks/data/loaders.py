@@ -69,7 +69,7 @@ def data_format(spec: str | os.PathLike) -> Literal["folder", "zip", "shards"]:
         ValueError: A folder or file of neither kind.
     """
     text = os.fspath(spec)
-    if _is_remote(text) or ("{" in text and ".." in text):
+    if _is_remote(text) or ("{" in text and "}" in text and not Path(text).exists()):
         return "shards"
     path = Path(text)
     if not path.exists():

@@ -11,7 +11,6 @@ import math
 import re
 import struct
 import unicodedata
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -134,25 +133,28 @@ def decode_image(data: bytes, *, resolution: int) -> UInt8[Tensor, "3 {resolutio
 
     Raises:
         BadSampleError: ``"empty_file"`` for no bytes, ``"corrupt_image"`` when PIL cannot decode
-            the image (truncated, not an image, a decompression bomb, zero size).
+            the image (truncated, not an image, zero size, more pixels than PIL's
+            ``Image.MAX_IMAGE_PIXELS``, a decompression-bomb guard).
     """
     if not data:
         raise BadSampleError("empty_file", "0 bytes")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            w, h = image.size
-            if w < 1 or h < 1:
-                raise ValueError(f"image size {w}x{h}")
-            if image.format == "JPEG":
-                s = min(w, h)
-                image.draft("RGB", (math.ceil(w * resolution / s), math.ceil(h * resolution / s)))
-            image.load()
+        image = Image.open(io.BytesIO(data))
+        w, h = image.size
+        limit = Image.MAX_IMAGE_PIXELS
+        if w < 1 or h < 1 or (limit and w * h > limit):
+            raise ValueError(f"image size {w}x{h} (limit {limit} pixels)")
+        if image.format == "JPEG":
+            s = min(w, h)
+            image.draft("RGB", (math.ceil(w * resolution / s), math.ceil(h * resolution / s)))
+        image.load()
+        try:
             image = ImageOps.exif_transpose(image)
-            image = center_crop_resize(to_rgb(image), resolution)
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning, MemoryError, struct.error, ZeroDivisionError) as e:
+        except Exception:  # a broken EXIF block: keep the pixels as stored
+            pass
+        image = center_crop_resize(to_rgb(image), resolution)
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError, MemoryError,
+            struct.error, ZeroDivisionError) as e:
         detail = "not a recognised image format" if isinstance(e, UnidentifiedImageError) else f"{type(e).__name__}: {e}"
         raise BadSampleError("corrupt_image", detail) from None
     array = np.asarray(image, dtype=np.uint8)
