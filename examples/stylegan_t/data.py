@@ -33,6 +33,9 @@ class BatchSource(Protocol):
     def bad_samples(self) -> dict[str, int]:
         """Samples skipped because they could not be read, by reason."""
 
+    def bad_sample_names(self) -> dict[str, list[str]]:
+        """The first few skipped samples of each reason (files, archive members or shard keys)."""
+
     def wrong_captions(self, captions: list[str], step: int) -> list[str]:
         """Captions that do not describe the images (for the matching-aware D term)."""
 
@@ -62,6 +65,9 @@ class ShapesSource:
     def bad_samples(self) -> dict[str, int]:
         return {}
 
+    def bad_sample_names(self) -> dict[str, list[str]]:
+        return {}
+
     def wrong_captions(self, captions: list[str], step: int) -> list[str]:
         """Hard mismatches: each caption edited in one attribute or one swap."""
         from ganblocks.data import edit_caption
@@ -81,6 +87,9 @@ class RealSource:
 
     def bad_samples(self) -> dict[str, int]:
         return self.loader.bad_samples()
+
+    def bad_sample_names(self) -> dict[str, list[str]]:
+        return self.loader.log.examples()
 
     def wrong_captions(self, captions: list[str], step: int) -> list[str]:
         return rolled_captions(captions)
