@@ -129,6 +129,10 @@ def test_names_and_options_are_checked():
         create_dino_backbone("tiny", pretrained="nowhere.safetensors")
     with pytest.raises(ValueError, match="taps must be increasing"):
         create_dino_backbone("tiny", pretrained=False, taps=[2, 1])
+    with pytest.raises(ValueError, match="'resnet18' is not a vision transformer"):
+        create_dino_backbone("resnet18", pretrained=False)
+    with pytest.raises(TypeError, match="expected a timm VisionTransformer or an open_clip"):
+        ViTFeatureExtractor(torch.nn.Linear(2, 2))
 
 
 def test_the_paper_network_has_five_maps_of_196_tokens_of_384_channels():

@@ -31,7 +31,7 @@ Pretrained = bool | str | os.PathLike | None
 """What a factory's ``pretrained`` argument accepts."""
 
 _SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
-_TRUTHY = {"1", "true", "yes", "on"}
+_TRUTHY = frozenset({"1", "true", "yes", "on"})
 
 
 def read_weights_file(path: str | os.PathLike) -> dict[str, Tensor]:

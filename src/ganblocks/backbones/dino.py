@@ -41,14 +41,12 @@ def default_taps(depth: int) -> tuple[int, ...]:
 
 
 def _kind(vit: nn.Module) -> str:
-    module = type(vit).__module__
-    if module.startswith("timm.") and all(
-        hasattr(vit, a) for a in ("patch_embed", "_pos_embed", "blocks", "norm_pre")
-    ):
+    # by the attributes each library's ViT has (subclasses and look-alikes welcome)
+    if all(hasattr(vit, a) for a in ("patch_embed", "_pos_embed", "patch_drop", "norm_pre", "blocks",
+                                     "num_prefix_tokens", "has_class_token", "embed_dim")):
         return "timm"
-    if module.startswith("open_clip.") and all(
-        hasattr(vit, a) for a in ("conv1", "class_embedding", "positional_embedding", "transformer")
-    ):
+    if all(hasattr(vit, a) for a in ("conv1", "class_embedding", "positional_embedding", "patch_dropout",
+                                     "ln_pre", "transformer", "image_size", "patch_size")):
         return "open_clip"
     raise TypeError(
         "expected a timm VisionTransformer or an open_clip VisionTransformer (a CLIP model's "
@@ -273,7 +271,7 @@ def create_dino_backbone(
             model = timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file=path))
         else:
             model = timm.create_model(name, pretrained=False)
-        if _kind(model) != "timm" or not hasattr(model, "num_prefix_tokens"):
+        if not all(hasattr(model, a) for a in ("patch_embed", "_pos_embed", "blocks", "num_prefix_tokens")):
             raise ValueError(f"{name!r} is not a vision transformer (got {type(model).__name__})")
     if weights_path is not None:
         load_strict(
