@@ -26,6 +26,7 @@ from ganblocks.training import (
     capture_rng_state,
     find_checkpoint,
     load_checkpoint,
+    load_module_weights,
     read_checkpoint_meta,
     save_checkpoint,
     seed_everything,
@@ -553,6 +554,55 @@ def test_strict_false_loads_the_matching_keys_of_a_grown_network(tmp_path):
         load_checkpoint(tmp_path, modules={"G": grown}, optimizers={}, strict=False)
     assert same(snapshot(grown.extra), extra_before)
     assert same(snapshot(grown.head), snapshot(saved_g.head))
+
+
+# ---------------------------------------------------------------- one network into a grown one
+
+
+def grown_net() -> Net:
+    net = Net()
+    net.extra = nn.Linear(2, 2)
+    return net
+
+
+def test_load_module_weights_fills_a_grown_network_and_names_what_it_left(tmp_path):
+    saved_g, _, _ = save_run(tmp_path)
+    grown = grown_net()
+    extra_before = snapshot(grown.extra)
+    left = load_module_weights(tmp_path, "G", grown, allow_missing_prefixes=("extra.",))
+    assert left == ["extra.bias", "extra.weight"]
+    assert same(snapshot(grown.extra), extra_before)
+    assert same(snapshot(grown.body, grown.head), snapshot(saved_g.body, saved_g.head))
+
+
+@pytest.mark.parametrize("change,match", [
+    (lambda net: setattr(net, "extra", nn.Linear(2, 2)), r"missing keys \[extra.bias, extra.weight\]"),
+    (lambda net: setattr(net, "head", nn.Linear(8, 3)), r"shape mismatches \[head.bias: file \[1\] vs network \[3\]"),
+    (lambda net: setattr(net, "head", nn.Identity()), r"unexpected keys \[head.bias, head.weight\]"),
+])
+def test_load_module_weights_refuses_what_does_not_fit_and_changes_nothing(tmp_path, change, match):
+    save_run(tmp_path)
+    net = Net()
+    change(net)
+    before = snapshot(net)
+    with pytest.raises(CheckpointError, match=match):
+        load_module_weights(tmp_path, "G", net, allow_missing_prefixes=("head.",))
+    assert same(snapshot(net), before)
+
+
+def test_load_module_weights_refuses_damaged_files_and_unknown_names(tmp_path):
+    save_run(tmp_path)
+    with pytest.raises(CheckpointError, match="no network 'E'"):
+        load_module_weights(tmp_path, "E", Net())
+    target = find_checkpoint(tmp_path) / "G.safetensors"
+    data = bytearray(target.read_bytes())
+    data[-1] ^= 0xFF
+    target.write_bytes(bytes(data))
+    net = Net()
+    before = snapshot(net)
+    with pytest.raises(CheckpointError, match="SHA-256"):
+        load_module_weights(tmp_path, "G", net)
+    assert same(snapshot(net), before)
 
 
 # ---------------------------------------------------------------- real kills (slow)

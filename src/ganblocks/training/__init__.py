@@ -3,6 +3,7 @@
 from .checkpoint import CheckpointError as CheckpointError
 from .checkpoint import find_checkpoint as find_checkpoint
 from .checkpoint import load_checkpoint as load_checkpoint
+from .checkpoint import load_module_weights as load_module_weights
 from .checkpoint import read_checkpoint_meta as read_checkpoint_meta
 from .checkpoint import save_checkpoint as save_checkpoint
 from .ema import EMA as EMA
@@ -21,6 +22,7 @@ __all__ = [
     "ema_beta",
     "find_checkpoint",
     "load_checkpoint",
+    "load_module_weights",
     "read_checkpoint_meta",
     "restore_rng_state",
     "save_checkpoint",

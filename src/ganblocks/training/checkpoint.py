@@ -29,6 +29,7 @@ __all__ = [
     "CheckpointError",
     "find_checkpoint",
     "load_checkpoint",
+    "load_module_weights",
     "read_checkpoint_meta",
     "save_checkpoint",
 ]
@@ -251,6 +252,56 @@ def load_checkpoint(
     return doc["meta"]
 
 
+def load_module_weights(
+    path: str | os.PathLike[str],
+    name: str,
+    module: nn.Module,
+    *,
+    allow_missing_prefixes: tuple[str, ...] = (),
+    map_location: str | torch.device = "cpu",
+) -> list[str]:
+    """Load one saved network into ``module``, which may have more parts (a grown network).
+
+    The file is validated as by [`load_checkpoint`][ganblocks.training.checkpoint.load_checkpoint]
+    (recorded size and SHA-256, safetensors only). Every saved tensor must exist in ``module``
+    with the same shape; ``module`` keys absent from the file must start with one of
+    ``allow_missing_prefixes`` and keep their current values. This is how a higher-resolution
+    generator takes over the blocks of a trained lower-resolution one.
+
+    Args:
+        path: A run folder, a ``checkpoints/`` folder or a step folder.
+        name: The network's name in the checkpoint (``"G_ema"``).
+        module: The network to load into.
+        allow_missing_prefixes: State-dict key prefixes that may be absent from the file.
+        map_location: Device the tensors are read to before being copied in.
+
+    Returns:
+        The keys of ``module`` left as they were (absent from the file), sorted.
+
+    Raises:
+        CheckpointError: A damaged file, or keys or shapes that do not fit; nothing changed.
+    """
+    with keep_python_random():
+        folder = find_checkpoint(path)
+        doc, fpath = _layout.read_doc(folder), folder / f"{name}.safetensors"
+        if name not in doc["modules"]:
+            raise CheckpointError(f"{folder} has no network {name!r}; it holds {sorted(doc['modules'])}")
+        _layout.verify_file(fpath, doc["files"][fpath.name])
+        try:
+            tensors = _files.read_tensors(fpath, map_location)
+        except _files.UnsafeFileError as e:
+            raise CheckpointError(str(e)) from e
+    missing, unexpected, mismatched = _differences(tensors, module.state_dict())
+    refused = [k for k in missing if not k.startswith(tuple(allow_missing_prefixes))]
+    problems = [f"{what} {_short(keys)}" for what, keys in (
+        ("missing keys", refused), ("unexpected keys", unexpected), ("shape mismatches", mismatched)
+    ) if keys]
+    if problems:
+        raise CheckpointError(f"{fpath} does not fit network {name!r}: {'; '.join(problems)}")
+    module.load_state_dict(tensors, strict=False)
+    return missing
+
+
 def _stage(folder, doc, modules, optimizers, strict, restore_rng, map_location):
     """Read and validate everything asked for; change nothing."""
     modules_sd, optims_sd, skipped = {}, {}, []
@@ -299,8 +350,8 @@ def _absent(strict, folder, kind, name, present, skipped) -> None:
     skipped.append(f"no {kind} {name!r}, left unchanged")
 
 
-def _match_module(fpath, name, module, tensors, strict) -> list[str]:
-    expected = module.state_dict()
+def _differences(tensors, expected) -> tuple[list[str], list[str], list[str]]:
+    """Missing keys, unexpected keys and shape mismatches of a file against a state dict."""
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
     mismatched = [
@@ -308,6 +359,11 @@ def _match_module(fpath, name, module, tensors, strict) -> list[str]:
         for k in sorted(set(tensors) & set(expected))
         if tuple(tensors[k].shape) != tuple(expected[k].shape)
     ]
+    return missing, unexpected, mismatched
+
+
+def _match_module(fpath, name, module, tensors, strict) -> list[str]:
+    missing, unexpected, mismatched = _differences(tensors, module.state_dict())
     problems = []
     if missing:
         problems.append(f"missing keys {_short(missing)}")
