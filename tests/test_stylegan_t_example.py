@@ -91,7 +91,9 @@ def test_help_documents_every_config_field() -> None:
     assert r.returncode == 0
     for f in dataclasses.fields(Config):
         assert "--" + f.name.replace("_", "-") in r.stdout
-    for flag in ("--preset", "--out", "--steps", "--minutes", "--resume", "--stage", "--seed", "--batch", "--data"):
+    for flag in ("--preset", "--out", "--steps", "--minutes", "--resume", "--stage", "--seed", "--batch", "--data",
+                 "--batch-per-device", "--precision", "--compile", "--freeze-lower", "--dist-timeout",
+                 "--no-final-eval", "--max-bad-steps", "--max-restores"):
         assert flag in r.stdout
 
 

@@ -82,6 +82,10 @@ class Config:
     ema_kimg: float | None = _f(None, "EMA half-life in kimg (default: batch * 10 / 32)")
     ema_rampup: float | None = _f(0.05, "EMA ramp-up ratio (none: off)")
     stage2_fraction: float = _f(0.2, "share of the steps/minutes given to stage 2 when --stage all")
+    max_bad_steps: int = _f(10, "consecutive steps with a non-finite loss or gradient (each one "
+                            "skipped) after which the last checkpoint is restored")
+    max_restores: int = _f(3, "restores of the last checkpoint in a row (no new checkpoint in "
+                           "between) before the run gives up")
 
     # --- schedule and logging ---
     seed: int = _f(0, "random seed")
@@ -97,11 +101,14 @@ class Config:
         if res < 16 or res > 1024 or res & (res - 1):
             raise ValueError(f"resolution must be a power of two in [16, 1024], got {res}")
         for name in ("batch", "z_dim", "channel_base", "channel_max", "d_cmap_dim",
-                     "d_virtual_batch", "eval_samples", "keep_checkpoints"):
+                     "d_virtual_batch", "eval_samples", "keep_checkpoints", "max_bad_steps",
+                     "log_every"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.num_res_blocks < 0 or self.num_workers < 0:
-            raise ValueError("num_res_blocks and num_workers must be >= 0")
+        for name in ("num_res_blocks", "num_workers", "max_restores", "eval_every", "sample_every",
+                     "checkpoint_every", "lr_g", "lr_d", "lr_text", "clip_weight", "clip_weight_stage2"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.batch_per_device is not None and self.batch_per_device <= 0:
             raise ValueError(f"batch_per_device must be positive, got {self.batch_per_device}")
         if not 0.0 <= self.stage2_fraction < 1.0:

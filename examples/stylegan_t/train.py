@@ -3,35 +3,39 @@
     python examples/stylegan_t/train.py                       # ShapesT2I on the CPU, ~15 minutes
     python examples/stylegan_t/train.py --steps 6 --out runs/x # a few steps
     python examples/stylegan_t/train.py --resume runs/x --steps 12
+    python examples/stylegan_t/train.py --stage superres --resume runs/x --resolution 64 --out runs/x64
     torchrun --nproc_per_node 8 examples/stylegan_t/train.py --preset small --data shards/
 
 Reads top to bottom: config -> build -> loop -> save. The blocks, losses and checkpoint I/O live
 in the ganblocks library; this file only wires them together.
+
+Exit codes: 0 finished; 2 a bad argument, unreadable data, a checkpoint that cannot be loaded or
+saved, or non-finite steps that a restore did not cure (one line on stderr says which);
+128 + the signal number (130 for SIGINT, 143 for SIGTERM) when stopped by a signal, after writing
+a checkpoint to resume from.
 """
 
 import argparse
+import contextlib
 import copy
 import dataclasses
 import json
-import math
-import os
-import signal
 import sys
 import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
-from torch import Tensor, nn
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import ganblocks  # noqa: E402
 from ganblocks.training import (  # noqa: E402
-    CheckpointError, ema_beta, load_checkpoint, read_checkpoint_meta, save_checkpoint, update_ema,
+    CheckpointError, ema_beta, find_checkpoint, load_checkpoint, read_checkpoint_meta,
+    save_checkpoint, update_ema,
 )
 from config import PRESETS, Config, add_config_arguments, config_overrides, preset  # noqa: E402
 from data import create_batch_source  # noqa: E402
@@ -39,6 +43,9 @@ from evaluate import evaluate_generator, save_sample_grid  # noqa: E402
 from model import (  # noqa: E402
     build_discriminator, build_generator, count_parameters, create_dino, create_frozen_clip,
 )
+from runtime import SpectralNormSteps, StopSignals, agree, autocast_for, setup_distributed  # noqa: E402
+from step import DiscriminatorLoss, TrainStep, set_trainable  # noqa: E402
+from superres import carry_over, superres_trainable  # noqa: E402
 
 STAGES = ("all", "generator", "text-encoder", "superres")
 
@@ -46,23 +53,27 @@ STAGES = ("all", "generator", "text-encoder", "superres")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="shapes", choices=sorted(PRESETS), help="named configuration (default: shapes)")
-    p.add_argument("--out", type=Path, default=None, help="run folder; everything of the run goes there (default: a new folder under runs/)")
+    p.add_argument("--out", type=Path, default=None, help="run folder; everything of the run goes there (default: the --resume run folder, else a new folder under runs/)")
     p.add_argument("--resume", type=Path, default=None, help="continue from a run folder or checkpoint folder")
-    p.add_argument("--steps", type=int, default=None, help="total steps of the run, counted across resumes (default: no limit; the shapes preset stops after --minutes)")
+    p.add_argument("--steps", type=int, default=None, help="total steps of the run, counted across resumes and stages (default: no limit; the shapes preset stops after --minutes)")
     p.add_argument("--minutes", type=float, default=None, help="wall-clock budget of this invocation in minutes, set-up included (default: 14 for the shapes preset without --steps)")
-    p.add_argument("--stage", choices=STAGES, default="all", help="all: stage 1 then stage 2; generator: stage 1 only; text-encoder: stage 2 only; superres: grow a trained generator to --resolution")
-    p.add_argument("--freeze-lower", action="store_true", help="superres: train only the new blocks and the toRGB layers")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto", help="autocast precision (auto: bf16 on GPUs that support it, else fp32)")
-    p.add_argument("--compile", action="store_true", help="torch.compile the generator and discriminator (checkpoints are unaffected)")
+    p.add_argument("--stage", choices=STAGES, default="all", help="all: stage 1 then stage 2; generator: stage 1 only; text-encoder: stage 2 only; superres: grow a trained generator to --resolution (new blocks added, the rest carried over; optimizers start fresh)")
+    p.add_argument("--freeze-lower", action="store_true", help="superres: train only the new blocks and the toRGB layers (default: everything)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (under torchrun: cuda:LOCAL_RANK)")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto", help="autocast precision; losses and the CLIP distance stay fp32; fp16 adds a gradient scaler (auto: bf16 on GPUs that support it, else fp32)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the synthesis network and the discriminator heads (checkpoints and resume are unaffected)")
+    p.add_argument("--dist-timeout", type=float, default=30.0, help="minutes a process waits for the others (a lost or hung rank) before the job fails (default 30)")
+    p.add_argument("--no-final-eval", dest="final_eval", action="store_false", help="end without the final ShapesT2I evaluation and sample grid (the final checkpoint is still written)")
     add_config_arguments(p)
     args = p.parse_args(argv)
-    if args.steps is not None and args.steps <= 0:
-        p.error(f"--steps must be positive, got {args.steps}")
-    if args.minutes is not None and args.minutes <= 0:
-        p.error(f"--minutes must be positive, got {args.minutes}")
+    for name in ("steps", "minutes", "dist_timeout"):
+        value = getattr(args, name)
+        if value is not None and not value > 0:
+            p.error(f"--{name.replace('_', '-')} must be positive, got {value}")
     if args.stage in ("text-encoder", "superres") and args.resume is None:
         p.error(f"--stage {args.stage} continues a trained generator: pass --resume DIR")
+    if args.freeze_lower and args.stage != "superres" and args.resume is None:
+        p.error("--freeze-lower belongs to --stage superres (or the --resume of a superres run)")
     return args
 
 
@@ -71,93 +82,25 @@ def fail(message: str) -> None:
     raise SystemExit(2)
 
 
-# ----------------------------------------------------------------------------------------------
-# Setup: distributed, device, precision.
-
-
 @dataclasses.dataclass
-class Dist:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
+class Progress:
+    """The counters a checkpoint carries besides the weights."""
 
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def setup_distributed(device_arg: str) -> tuple[Dist, torch.device]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    info = Dist(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
-    if device_arg == "auto":
-        device_arg = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(device_arg)
-    if device.type == "cuda":
-        if device.index is None:
-            device = torch.device("cuda", info.local_rank)
-        torch.cuda.set_device(device)
-    if world > 1:
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return info, device
-
-
-def autocast_for(precision: str, device: torch.device) -> tuple[Any, torch.amp.GradScaler | None]:
-    if precision == "auto":
-        precision = "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
-    if precision == "fp32":
-        return nullcontext, None
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-    scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
-    return (lambda: torch.autocast(device.type, dtype=dtype)), scaler
-
-
-# ----------------------------------------------------------------------------------------------
-# The training step. Losses are means over the *global* batch: each device's mean is divided by
-# the accumulation rounds and DDP averages over devices, so the gradient does not depend on how
-# the batch is split. The same holds for the GAN and the CLIP guidance terms.
-
-
-class DiscriminatorLoss(nn.Module):
-    """Hinge loss of D on one real and one fake batch (separate D calls, as in StyleGAN-T).
-
-    Wrapped in DDP as one module, so both D calls happen inside a single DDP forward.
-    """
-
-    def __init__(self, D: nn.Module) -> None:
-        super().__init__()
-        self.D = D
-
-    def forward(self, reals: Tensor, fakes: Tensor, c: Tensor, sigma: float,
-                c_wrong: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
-        reals = ganblocks.gaussian_blur(reals, sigma)
-        real_logits = self.D(reals, c)
-        fake_logits = self.D(ganblocks.gaussian_blur(fakes, sigma), c)
-        mismatch = torch.zeros((), device=reals.device)
-        if c_wrong is not None:  # matching-aware: a real image under a wrong caption is fake
-            mismatch = ganblocks.hinge_d_loss_fake(self.D(reals, c_wrong).float())
-        return (ganblocks.hinge_d_loss_real(real_logits.float()),
-                ganblocks.hinge_d_loss_fake(fake_logits.float()), mismatch)
-
-
-def set_trainable(module: nn.Module, flag: bool) -> None:
-    for p in module.parameters():
-        p.requires_grad_(flag)
-
-
-def finite(*tensors: Tensor) -> bool:
-    return all(bool(torch.isfinite(t).all()) for t in tensors)
-
-
-def grads_finite(params: list[nn.Parameter]) -> bool:
-    grads = [p.grad for p in params if p.grad is not None]
-    return not grads or bool(torch.isfinite(torch.stack([g.float().norm() for g in grads])).all())
+    step: int = 0
+    images_seen: int = 0
+    stage: str = "generator"
+    restores: int = 0  # restores after non-finite steps so far; part of the seeds after a restore
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     start_time = time.perf_counter()  # --minutes counts everything: pretraining, training, stage 2
-    distinfo, device = setup_distributed(args.device)
-    autocast, scaler = autocast_for(args.precision, device)
+    try:
+        distinfo, device = setup_distributed(args.device, timeout_minutes=args.dist_timeout)
+        precision, autocast, scaler = autocast_for(args.precision, device)
+    except ValueError as e:
+        fail(str(e))
+    world, rank = distinfo.world, distinfo.rank
 
     # --- config --------------------------------------------------------------------------------
     overrides = config_overrides(args)
@@ -166,9 +109,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         try:
             meta = read_checkpoint_meta(args.resume)
             saved = Config.from_dict(meta["config"])
-        except (CheckpointError, ValueError, KeyError) as e:
+            cfg = dataclasses.replace(saved, **overrides)
+        except (CheckpointError, ValueError, TypeError, KeyError) as e:
             fail(f"cannot resume from {args.resume}: {e}")
-        cfg = dataclasses.replace(saved, **overrides)
         if args.stage == "superres" and cfg.resolution <= saved.resolution:
             fail(f"--stage superres needs --resolution above the checkpoint's {saved.resolution}")
     else:
@@ -179,24 +122,36 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     minutes = args.minutes
     if minutes is None and args.steps is None:
         minutes = 14.0 if args.preset == "shapes" else None
-    out = args.out or (args.resume if args.resume and (args.resume / "checkpoints").is_dir() else None)
+    out = args.out
+    if out is None and args.resume is not None and args.stage != "superres" and (args.resume / "checkpoints").is_dir():
+        out = args.resume
     if out is None:
-        out = Path("runs") / time.strftime(f"%Y%m%d-%H%M%S-{args.preset}")
-    world, rank = distinfo.world, distinfo.rank
+        out = Path("runs") / time.strftime(f"%Y%m%d-%H%M%S-{args.preset}" + ("-superres" if args.stage == "superres" else ""))
     per_device = cfg.batch_per_device or max(cfg.batch // world, 1)
     accum = cfg.batch // (per_device * world)
     if accum * per_device * world != cfg.batch:
         fail(f"--batch {cfg.batch} is not divisible into {world} devices x {per_device} per device")
 
-    torch.manual_seed(cfg.seed + rank)
+    torch.manual_seed(cfg.seed)  # the same initial weights on every rank
     if distinfo.main:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(cfg.to_json())
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "config.json").write_text(cfg.to_json())
+        except OSError as e:
+            fail(f"cannot write the run folder {out}: {e.strerror or e}")
 
     # --- build ---------------------------------------------------------------------------------
-    clip = create_frozen_clip(cfg, device)
-    G = build_generator(cfg, clip).to(device)
-    D = build_discriminator(cfg, create_dino(cfg, clip, device), clip.embed_dim).to(device)
+    if world > 1 and not distinfo.main:
+        dist.barrier()  # rank 0 pretrains and caches the tiny CLIP (if needed) alone, first
+    try:
+        clip = create_frozen_clip(cfg, device)
+        if world > 1 and distinfo.main:
+            dist.barrier()
+        G = build_generator(cfg, clip).to(device)
+        D = build_discriminator(cfg, create_dino(cfg, clip, device), clip.embed_dim).to(device)
+    except ValueError as e:  # a config the networks cannot be built from (widths, names, weights)
+        fail(f"cannot build the networks: {e}")
+    spectral = SpectralNormSteps(D)
     guidance = ganblocks.CLIPGuidanceLoss(clip, crop=cfg.clip_crop)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     betas = (cfg.adam_beta1, cfg.adam_beta2)
@@ -206,33 +161,40 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     opt_d = torch.optim.Adam([p for p in D.parameters() if p.requires_grad], lr=cfg.lr_d, betas=betas, eps=1e-8)
     modules = {"G": G, "G_ema": G_ema, "D": D}
     optimizers = {"G": opt_g, "text": opt_text, "D": opt_d}
+    if args.compile:  # compiles the forward in place: parameter names (checkpoint keys) unchanged
+        G.synthesis.compile()
+        D.heads.compile()
     try:
         source = create_batch_source(cfg, rank=rank, world=world, per_device=per_device, accum=accum)
     except (ValueError, FileNotFoundError) as e:
         fail(str(e))
 
     # --- resume --------------------------------------------------------------------------------
-    step, images_seen, stage = 0, 0, "generator"
+    prog = Progress()
+    superres = None  # {"lower_resolution", "freeze_lower"} while in the super-resolution stage
     if args.resume is not None:
         try:
             if args.stage == "superres":
-                meta = load_lower_resolution(args.resume, G, G_ema, D)
+                meta = carry_over(args.resume, G, G_ema, D)
+                superres = {"lower_resolution": meta["config"]["resolution"], "freeze_lower": args.freeze_lower}
             else:
                 meta = load_checkpoint(args.resume, modules=modules, optimizers=optimizers,
                                        restore_rng=False, map_location=device)
+                superres = meta.get("superres")
+                if superres is not None and args.freeze_lower:
+                    superres = {**superres, "freeze_lower": True}
+                if scaler is not None and meta.get("scaler"):
+                    scaler.load_state_dict(meta["scaler"])
         except CheckpointError as e:
             fail(str(e))
-        step, images_seen = meta["step"], meta["images_seen"]
-        stage = meta.get("stage", "generator") if args.stage in ("all", "generator") else args.stage
-        if args.stage == "superres":
-            stage = "superres"
-    if args.stage == "text-encoder":
-        stage = "text-encoder"
+        prog = Progress(meta["step"], meta["images_seen"], meta.get("stage", "generator"), meta.get("restores", 0))
+        if args.stage in ("text-encoder", "superres"):
+            prog.stage = args.stage
     total_steps = args.steps
-    stage1_end = None  # the step (or time) at which `--stage all` switches to stage 2
+    stage1_end = None  # the step at which `--stage all` switches to stage 2 (None: by time)
     if args.stage == "all" and total_steps is not None:
         stage1_end = round(total_steps * (1.0 - cfg.stage2_fraction))
-    start_step = step
+    start_step = prog.step
 
     def elapsed_minutes() -> float:
         return (time.perf_counter() - start_time) / 60.0
@@ -247,190 +209,187 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         else:
             set_trainable(G.mapping, True)
             set_trainable(G.synthesis, True)
-            if name == "superres" and args.freeze_lower:
-                for key, block in G.synthesis.blocks.items():
-                    if int(key[1:]) <= meta["config"]["resolution"]:
-                        set_trainable(block, False)
-                        set_trainable(block.torgb, True)
-                set_trainable(G.synthesis.input, not args.freeze_lower)
+            if name == "superres":
+                superres_trainable(G, lower_resolution=superres["lower_resolution"], freeze_lower=superres["freeze_lower"])
             trained, opt, weight = [p for p in gen_params if p.requires_grad], opt_g, cfg.clip_weight
+        set_trainable(D.heads, True)  # DDP registers the parameters that require gradients
         g_step, d_loss = G, DiscriminatorLoss(D)
         if world > 1:
-            g_step = DistributedDataParallel(G, device_ids=[device.index] if device.type == "cuda" else None)
-            d_loss = DistributedDataParallel(d_loss, device_ids=[device.index] if device.type == "cuda" else None)
-        if args.compile:
-            G.synthesis.compile()
-            D.heads.compile()
+            ids = [device.index] if device.type == "cuda" else None
+            g_step = DistributedDataParallel(G, device_ids=ids)
+            d_loss = DistributedDataParallel(d_loss, device_ids=ids)
         return g_step, d_loss, trained, opt, weight
 
-    g_step, d_loss_mod, g_trained, opt_gen, clip_w = enter_stage(stage)
-    d_params = [p for p in D.parameters() if p.requires_grad]
+    g_step, d_loss_mod, g_trained, opt_gen, clip_w = enter_stage(prog.stage)
+    it = TrainStep(cfg, G, D, clip, guidance, source, distinfo, device, accum, autocast, scaler)
 
-    stop = {"signal": None}
-
-    def request_stop(signum: int, _frame: Any) -> None:
-        stop["signal"] = signal.Signals(signum).name
-
-    for s in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(s, request_stop)
-
-    log_file = open(out / "metrics.jsonl", "a") if distinfo.main else None
+    stop = StopSignals()
+    log_file = None
 
     def log(record: dict[str, Any]) -> None:
         if log_file is not None:
-            log_file.write(json.dumps(record) + "\n")
-            log_file.flush()
+            try:
+                log_file.write(json.dumps(record) + "\n")
+                log_file.flush()
+            except OSError as e:
+                fail(f"cannot write {out / 'metrics.jsonl'}: {e.strerror or e}")
+
+    restores_in_a_row = 0
 
     def checkpoint() -> Path | None:
-        meta_out = {"config": dataclasses.asdict(cfg), "step": step, "images_seen": images_seen,
-                    "stage": stage, "preset": args.preset, "world_size": world}
-        path = None
+        nonlocal restores_in_a_row
+        meta_out = {"config": dataclasses.asdict(cfg), **dataclasses.asdict(prog), "preset": args.preset,
+                    "world_size": world, "superres": superres, "precision": precision,
+                    "scaler": scaler.state_dict() if scaler is not None else None}
+        path, error = None, ""
         if distinfo.main:
             try:
-                path = save_checkpoint(out, step=step, modules=modules, optimizers=optimizers,
+                path = save_checkpoint(out, step=prog.step, modules=modules, optimizers=optimizers,
                                        meta=meta_out, keep=cfg.keep_checkpoints)
             except CheckpointError as e:
-                fail(f"could not save a checkpoint: {e}")
-        if world > 1:
-            dist.barrier()
+                error = str(e)
+        if agree([bool(error)], distinfo, device, op="max")[0]:  # every rank stops together
+            fail(f"could not save a checkpoint: {error or 'rank 0 failed to write it'}")
+        restores_in_a_row = 0
         return path
 
+    def restore_last_checkpoint(reason: str) -> None:
+        nonlocal restores_in_a_row, g_step, d_loss_mod, g_trained, opt_gen, clip_w
+        restores_in_a_row += 1
+        if restores_in_a_row > cfg.max_restores:
+            fail(f"{reason}, again after {cfg.max_restores} restores of the last checkpoint; "
+                 f"try a lower learning rate (--lr-g, --lr-d) or --precision fp32")
+        candidates = [out] + ([args.resume] if args.resume is not None and args.stage != "superres" else [])
+        for folder in candidates:
+            try:
+                ckpt = find_checkpoint(folder)
+                break
+            except CheckpointError:
+                continue
+        else:
+            fail(f"{reason}, and no checkpoint to restore yet; try a lower learning rate (--lr-g, --lr-d)")
+        try:
+            restored = load_checkpoint(ckpt, modules=modules, optimizers=optimizers, restore_rng=False, map_location=device)
+        except CheckpointError as e:
+            fail(f"{reason}, and restoring {ckpt} failed: {e}")
+        if scaler is not None and restored.get("scaler"):
+            scaler.load_state_dict(restored["scaler"])
+        previous_stage = prog.stage
+        prog.step, prog.images_seen = restored["step"], restored["images_seen"]
+        prog.stage, prog.restores = restored.get("stage", prog.stage), prog.restores + 1
+        if prog.stage != previous_stage:
+            g_step, d_loss_mod, g_trained, opt_gen, clip_w = enter_stage(prog.stage)
+        if distinfo.main:
+            print(f"\n{reason}: restored {ckpt} (step {prog.step}); continuing with fresh latents "
+                  f"(restore {restores_in_a_row} of at most {cfg.max_restores} in a row)", file=sys.stderr)
+        log({"step": prog.step, "event": "restore", "from": str(ckpt), "reason": reason})
+        if progress is not None:
+            progress.n = prog.step
+            progress.refresh()
+
     if distinfo.main:
-        print(f"StyleGAN-T | preset {args.preset} | {cfg.resolution}px | stage {stage} | "
+        print(f"StyleGAN-T | preset {args.preset} | {cfg.resolution}px | stage {prog.stage} | "
               f"G {count_parameters(G) / 1e6:.2f}M params, D heads {count_parameters(D, trainable_only=True) / 1e6:.2f}M | "
-              f"batch {cfg.batch} = {world} x {per_device} x {accum} | device {device} | run folder {out}")
+              f"batch {cfg.batch} = {world} x {per_device} x {accum} | device {device} {precision} | run folder {out}")
     progress = None
     if distinfo.main:
         from tqdm import tqdm
-        progress = tqdm(total=total_steps, initial=step, unit="step", dynamic_ncols=True, disable=None)
+        progress = tqdm(total=total_steps, initial=prog.step, unit="step", dynamic_ncols=True, disable=None)
 
     # --- loop ----------------------------------------------------------------------------------
-    bad_steps = total_bad = 0
+    bad_steps = total_bad = overflows = 0
     last: dict[str, float] = {}
     t_window, n_window = time.perf_counter(), 0
-    while True:
-        if total_steps is not None and step >= total_steps:
-            break
-        if minutes is not None and elapsed_minutes() >= minutes:
-            break
-        if stop["signal"] is not None:
-            print(f"\nreceived {stop['signal']}: writing a checkpoint and stopping", file=sys.stderr)
-            break
-        if stage == "generator" and args.stage == "all":
-            switch = (stage1_end is not None and step >= stage1_end) or (
-                stage1_end is None and minutes is not None and elapsed_minutes() >= minutes * (1.0 - cfg.stage2_fraction))
-            if switch:
+    with stop, contextlib.ExitStack() as files:
+        if distinfo.main:
+            log_file = files.enter_context(open(out / "metrics.jsonl", "a"))
+        while True:
+            # Every rank takes the same decision: a signal or the clock may reach one rank first.
+            switch_by_time = (prog.stage == "generator" and args.stage == "all" and stage1_end is None
+                              and minutes is not None and elapsed_minutes() >= minutes * (1.0 - cfg.stage2_fraction))
+            signalled, time_up, switch_by_time = agree(
+                [stop.received is not None, minutes is not None and elapsed_minutes() >= minutes, switch_by_time],
+                distinfo, device, op="max")
+            if (total_steps is not None and prog.step >= total_steps) or time_up:
+                break
+            if signalled:
+                name = stop.received.name if stop.received is not None else "a signal (on another rank)"
+                print(f"\nreceived {name}: writing a checkpoint and stopping", file=sys.stderr)
+                break
+            if prog.stage == "generator" and args.stage == "all" and (
+                    (stage1_end is not None and prog.step >= stage1_end) or switch_by_time):
                 if cfg.eval_every and distinfo.main:
-                    log({"step": step, "kimg": images_seen / 1000, "stage": stage,
+                    log({"step": prog.step, "kimg": prog.images_seen / 1000, "stage": prog.stage,
                          **prefix("eval", evaluate_generator(G_ema, cfg, device))})
-                stage = "text-encoder"
-                g_step, d_loss_mod, g_trained, opt_gen, clip_w = enter_stage(stage)
+                prog.stage = "text-encoder"
+                g_step, d_loss_mod, g_trained, opt_gen, clip_w = enter_stage(prog.stage)
 
-        # Randomness is a pure function of (seed, step, rank): resume is exact without RNG state,
-        # and every device draws different latents and augmentations.
-        torch.manual_seed(hash((cfg.seed, step, rank)) & 0x7FFF_FFFF_FFFF_FFFF)
-        sigma = ganblocks.blur_sigma(images_seen, sigma_start=cfg.blur_sigma, fade_kimg=cfg.blur_fade_kimg)
-        text_trained = stage == "text-encoder"
+            step = prog.step
+            sigma = ganblocks.blur_sigma(prog.images_seen, sigma_start=cfg.blur_sigma, fade_kimg=cfg.blur_fade_kimg)
+            spectral.step()  # one power iteration of D's spectral norms per step
 
-        # Discriminator step.
-        opt_d.zero_grad(set_to_none=True)
-        set_trainable(D.heads, True)
-        stats = {"loss_d_real": 0.0, "loss_d_fake": 0.0, "loss_d_mismatch": 0.0, "loss_g": 0.0, "loss_clip": 0.0}
-        batches = []
-        for r in range(accum):
-            reals, captions = source.batch(step, r)
-            reals = reals.to(device, non_blocking=True).float() / 127.5 - 1.0
-            with torch.no_grad():
-                c = clip.encode_text(captions)
-                c_g = G.encode_text(captions)
-                c_wrong = clip.encode_text(source.wrong_captions(captions, step)) if cfg.d_mismatch_weight > 0 else None
-            batches.append((reals, captions, c, c_g))
-            z = torch.randn(reals.shape[0], cfg.z_dim, device=device)
-            with torch.no_grad(), autocast():
-                fakes = G(z, c_g)
-            sync = nullcontext() if r == accum - 1 or world == 1 else d_loss_mod.no_sync()
-            with sync, autocast():
-                real_loss, fake_loss, mismatch = d_loss_mod(reals, fakes.float(), c, sigma, c_wrong)
-                loss = (real_loss + fake_loss + cfg.d_mismatch_weight * mismatch) / accum
-            (scaler.scale(loss) if scaler else loss).backward()
-            stats["loss_d_real"] += real_loss.item() / accum
-            stats["loss_d_fake"] += fake_loss.item() / accum
-            stats["loss_d_mismatch"] += mismatch.item() / accum
-        ok_d = math.isfinite(stats["loss_d_real"] + stats["loss_d_fake"]) and grads_finite(d_params)
-        if ok_d:
-            (scaler.step(opt_d) if scaler else opt_d.step())
+            d_stats, batches, ok_d = it.discriminator(d_loss_mod, opt_d, step=step, sigma=sigma, restores=prog.restores)
+            g_stats, ok_g = it.generator(g_step, opt_gen, g_trained, batches, step=step, sigma=sigma, restores=prog.restores,
+                                         clip_weight=clip_w, text_encoder=prog.stage == "text-encoder")
 
-        # Generator step (stage 1: mapping + synthesis; stage 2: the text encoder only).
-        opt_gen.zero_grad(set_to_none=True)
-        set_trainable(D.heads, False)
-        for r, (reals, captions, c, c_g) in enumerate(batches):
-            z = torch.randn(reals.shape[0], cfg.z_dim, device=device)
-            sync = nullcontext() if r == accum - 1 or world == 1 else g_step.no_sync()
-            with sync, autocast():
-                fakes = g_step(z, None, prompts=captions) if text_trained else g_step(z, c_g)
-                loss_g = ganblocks.hinge_g_loss(D(ganblocks.gaussian_blur(fakes, sigma), c).float())
-                loss_clip = guidance(fakes.float(), c) if clip_w > 0 else torch.zeros((), device=device)
-                loss = (loss_g + clip_w * loss_clip) / accum
-            (scaler.scale(loss) if scaler else loss).backward()
-            stats["loss_g"] += loss_g.item() / accum
-            stats["loss_clip"] += loss_clip.item() / accum
-        ok_g = math.isfinite(stats["loss_g"] + stats["loss_clip"]) and grads_finite(g_trained)
-        if ok_g:
-            (scaler.step(opt_gen) if scaler else opt_gen.step())
-        if scaler:
-            scaler.update()
+            prog.images_seen += cfg.batch
+            prog.step += 1
+            overflows += "overflow" in (ok_d, ok_g)
+            if "bad" in (ok_d, ok_g):
+                bad_steps += 1
+                total_bad += 1
+                if distinfo.main:
+                    print(f"\nstep {prog.step}: non-finite loss or gradient, update skipped ({bad_steps} in a row)", file=sys.stderr)
+                log({"step": prog.step, "event": "skipped", "bad_in_a_row": bad_steps})
+                if bad_steps >= cfg.max_bad_steps:
+                    restore_last_checkpoint(f"{bad_steps} consecutive non-finite steps")
+                    bad_steps = 0
+                    continue
+            else:
+                bad_steps = 0
+            update_ema(G_ema, G, ema_beta(cfg.batch, ema_kimg=cfg.ema_kimg, images_seen=prog.images_seen, rampup=cfg.ema_rampup))
 
-        images_seen += cfg.batch
-        step += 1
-        if ok_d and ok_g:
-            bad_steps = 0
-        else:
-            bad_steps += 1
-            total_bad += 1
-            print(f"\nstep {step}: non-finite loss or gradient, update skipped ({bad_steps} in a row)", file=sys.stderr)
-            if bad_steps >= 10:
-                fail("10 consecutive non-finite steps; resume from the last checkpoint with a lower learning rate")
-        update_ema(G_ema, G, ema_beta(cfg.batch, ema_kimg=cfg.ema_kimg, images_seen=images_seen, rampup=cfg.ema_rampup))
-
-        # Logging, evaluation, samples, checkpoints (rank 0 writes; everyone meets at barriers).
-        n_window += cfg.batch
-        last = {**stats, "blur_sigma": sigma}
-        if progress is not None:
-            progress.update(1)
-        if step % cfg.log_every == 0 and distinfo.main:
-            now = time.perf_counter()
-            rate = n_window / max(now - t_window, 1e-9)
-            t_window, n_window = now, 0
-            log({"step": step, "kimg": images_seen / 1000, "stage": stage, "img_per_s": rate, **last})
+            # Logging, evaluation, samples, checkpoints (rank 0 writes; every rank saves together).
+            n_window += cfg.batch
+            last = dict(zip(("loss_d_real", "loss_d_fake", "loss_d_mismatch", "loss_g", "loss_clip"), (*d_stats, *g_stats)))
+            last["blur_sigma"] = sigma
             if progress is not None:
-                progress.set_postfix(stage=stage[:4], img_s=f"{rate:.0f}", d=f"{stats['loss_d_real'] + stats['loss_d_fake']:.3f}",
-                                     g=f"{stats['loss_g']:.3f}", clip=f"{stats['loss_clip']:.3f}")
-        if cfg.eval_every and step % cfg.eval_every == 0 and distinfo.main:
-            log({"step": step, "kimg": images_seen / 1000, "stage": stage, **prefix("eval", evaluate_generator(G_ema, cfg, device))})
-        if cfg.sample_every and step % cfg.sample_every == 0 and distinfo.main:
-            save_sample_grid(G_ema, cfg, out / "samples" / f"step-{step:09d}.png", device)
-        if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
-            checkpoint()
+                progress.update(1)
+            if prog.step % cfg.log_every == 0 and distinfo.main:
+                now = time.perf_counter()
+                rate = n_window / max(now - t_window, 1e-9)
+                t_window, n_window = now, 0
+                log({"step": prog.step, "kimg": prog.images_seen / 1000, "stage": prog.stage, "img_per_s": rate, **last})
+                if progress is not None:
+                    progress.set_postfix(stage=prog.stage[:4], img_s=f"{rate:.0f}", d=f"{last['loss_d_real'] + last['loss_d_fake']:.3f}",
+                                         g=f"{last['loss_g']:.3f}", clip=f"{last['loss_clip']:.3f}")
+            if cfg.eval_every and prog.step % cfg.eval_every == 0 and distinfo.main:
+                log({"step": prog.step, "kimg": prog.images_seen / 1000, "stage": prog.stage,
+                     **prefix("eval", evaluate_generator(G_ema, cfg, device))})
+            if cfg.sample_every and prog.step % cfg.sample_every == 0 and distinfo.main:
+                write_samples(G_ema, cfg, out / "samples" / f"step-{prog.step:09d}.png", device)
+            if cfg.checkpoint_every and prog.step % cfg.checkpoint_every == 0:
+                checkpoint()
 
-    # --- end -----------------------------------------------------------------------------------
-    if progress is not None:
-        progress.close()
-    ckpt = checkpoint()
-    summary: dict[str, Any] = {"run": str(out), "checkpoint": str(ckpt), "step": step,
-                               "images_seen": images_seen, "stage": stage,
-                               "minutes": elapsed_minutes(), "skipped_steps": total_bad,
-                               "bad_samples": source.bad_samples()}
-    if distinfo.main:
-        grid = save_sample_grid(G_ema, cfg, out / "samples" / "final.png", device)
-        summary["samples"] = str(grid)
-        if step > start_step or not (out / "final_eval.json").exists():
-            scores = evaluate_generator(G_ema, cfg, device, final=True)
-            (out / "final_eval.json").write_text(json.dumps(scores, indent=2))
-            log({"step": step, "kimg": images_seen / 1000, "stage": stage, **prefix("final", scores)})
-            summary["scores"] = scores
-        print_summary(summary)
-    if log_file is not None:
-        log_file.close()
+        # --- end -------------------------------------------------------------------------------
+        if progress is not None:
+            progress.close()
+        ckpt = checkpoint()
+        summary: dict[str, Any] = {"run": str(out), "checkpoint": str(ckpt), "step": prog.step,
+                                   "images_seen": prog.images_seen, "stage": prog.stage,
+                                   "minutes": elapsed_minutes(), "skipped_steps": total_bad,
+                                   "restores": prog.restores, "fp16_overflows": overflows,
+                                   "stopped_by": stop.received.name if stop.received is not None else None,
+                                   "bad_samples": source.bad_samples(), "bad_sample_names": source.bad_sample_names()}
+        if distinfo.main:
+            if args.final_eval and summary["stopped_by"] is None:
+                summary["samples"] = str(write_samples(G_ema, cfg, out / "samples" / "final.png", device))
+                if prog.step > start_step or not (out / "final_eval.json").exists():
+                    scores = evaluate_generator(G_ema, cfg, device, final=True)
+                    write_text(out / "final_eval.json", json.dumps(scores, indent=2))
+                    log({"step": prog.step, "kimg": prog.images_seen / 1000, "stage": prog.stage, **prefix("final", scores)})
+                    summary["scores"] = scores
+            print_summary(summary)
     if world > 1:
         dist.destroy_process_group()
     return summary
@@ -440,24 +399,32 @@ def prefix(name: str, values: dict[str, Any]) -> dict[str, Any]:
     return {f"{name}/{k}": v for k, v in values.items()}
 
 
-def load_lower_resolution(path: Path, G: nn.Module, G_ema: nn.Module, D: nn.Module) -> dict[str, Any]:
-    """Super-resolution: carry a lower-resolution generator's blocks into this larger one."""
-    from ganblocks.training import load_module_weights
-    meta = read_checkpoint_meta(path)
-    for name, module in (("G", G), ("G_ema", G_ema), ("D", D)):
-        load_module_weights(path, name, module, allow_missing_prefixes=("synthesis.blocks.",) if name != "D" else ())
-    return meta
+def write_text(path: Path, text: str) -> None:
+    try:
+        path.write_text(text)
+    except OSError as e:
+        fail(f"cannot write {path}: {e.strerror or e}")
+
+
+def write_samples(G: nn.Module, cfg: Config, path: Path, device: torch.device) -> Path:
+    try:
+        return save_sample_grid(G, cfg, path, device)
+    except OSError as e:
+        fail(f"cannot write {path}: {e.strerror or e}")
 
 
 def print_summary(summary: dict[str, Any]) -> None:
-    print("\n== StyleGAN-T run finished ==")
+    print("\n== StyleGAN-T run finished ==" if summary["stopped_by"] is None else
+          f"\n== StyleGAN-T run stopped by {summary['stopped_by']}; resume with --resume {summary['run']} ==")
     print(f"run folder : {summary['run']}")
     print(f"checkpoint : {summary['checkpoint']}")
     print(f"samples    : {summary.get('samples')}")
     print(f"steps {summary['step']}, {summary['images_seen'] / 1000:.1f} kimg, {summary['minutes']:.1f} min, "
-          f"stage {summary['stage']}, skipped steps {summary['skipped_steps']}")
+          f"stage {summary['stage']}, skipped steps {summary['skipped_steps']}, restores {summary['restores']}")
     if summary.get("bad_samples"):
         print(f"skipped data samples: {summary['bad_samples']}")
+        for reason, names in (summary.get("bad_sample_names") or {}).items():
+            print(f"  {reason}: {', '.join(names)}")
     scores = summary.get("scores")
     if scores:
         keys = ["all_correct/single_seen", "all_correct/single_heldout", "binding", "colour",
@@ -467,4 +434,8 @@ def print_summary(summary: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    result = main()
+    if result["stopped_by"] is not None:
+        import signal
+
+        raise SystemExit(128 + signal.Signals[result["stopped_by"]].value)

@@ -1,0 +1,166 @@
+"""One StyleGAN-T training iteration: a discriminator step, then a generator step (SPEC §4).
+
+Losses are means over the *global* batch: each device's mean is divided by the accumulation
+rounds and DDP averages over devices, so the gradient does not depend on how the batch is split.
+Randomness (latents, noise, augmentation, crops) is drawn per *slot* of the global batch,
+``slot = round * world + rank``, the same slot the data comes from, seeded from
+(seed, step, slot, phase): N devices and N accumulation rounds on one device draw the same
+numbers, and a resumed run needs no RNG state.
+
+A step whose loss or gradient is not finite is not applied. With fp16 the gradient scaler skips
+overflowing steps itself ("overflow": expected while it finds its scale, not an error).
+"""
+
+import dataclasses
+import math
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+import ganblocks
+from config import Config
+from data import BatchSource
+from runtime import Dist, agree
+
+Batch = tuple[int, Tensor, list[str], Tensor, Tensor]  # slot, reals, captions, c (frozen CLIP), c of G
+
+
+class DiscriminatorLoss(nn.Module):
+    """Hinge loss of D on one real and one fake batch (separate D calls, as in StyleGAN-T).
+
+    Wrapped in DDP as one module, so both D calls happen inside a single DDP forward.
+    """
+
+    def __init__(self, D: nn.Module) -> None:
+        super().__init__()
+        self.D = D
+
+    def forward(self, reals: Tensor, fakes: Tensor, c: Tensor, sigma: float,
+                c_wrong: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        reals = ganblocks.gaussian_blur(reals, sigma)
+        real_logits = self.D(reals, c)
+        fake_logits = self.D(ganblocks.gaussian_blur(fakes, sigma), c)
+        mismatch = torch.zeros((), device=reals.device)
+        if c_wrong is not None:  # matching-aware: a real image under a wrong caption is fake
+            mismatch = ganblocks.hinge_d_loss_fake(self.D(reals, c_wrong).float())
+        return (ganblocks.hinge_d_loss_real(real_logits.float()),
+                ganblocks.hinge_d_loss_fake(fake_logits.float()), mismatch)
+
+
+def set_trainable(module: nn.Module, flag: bool) -> None:
+    for p in module.parameters():
+        p.requires_grad_(flag)
+
+
+def grads_finite(params: list[nn.Parameter]) -> bool:
+    grads = [p.grad for p in params if p.grad is not None]
+    return not grads or bool(torch.isfinite(torch.stack([g.float().norm() for g in grads])).all())
+
+
+def seed_slot(seed: int, step: int, slot: int, phase: int, restores: int) -> None:
+    """Seed the global RNGs for one slot of one step (phase 0: D step, 1: G step).
+
+    ``restores`` (restores of the last checkpoint after non-finite steps) changes every draw of
+    the steps replayed after a restore.
+    """
+    torch.manual_seed(hash((seed, step, slot, phase, restores)) & 0x7FFF_FFFF_FFFF_FFFF)
+
+
+@dataclasses.dataclass
+class TrainStep:
+    """The parts an iteration uses; ``discriminator`` then ``generator`` make one training step."""
+
+    cfg: Config
+    G: nn.Module
+    D: nn.Module
+    clip: Any
+    guidance: nn.Module
+    source: BatchSource
+    dist: Dist
+    device: torch.device
+    accum: int
+    autocast: Callable[[], AbstractContextManager[Any]]
+    scaler: torch.amp.GradScaler | None
+
+    def _backward(self, loss: Tensor) -> None:
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+
+    def _sync(self, wrapped: nn.Module, r: int) -> AbstractContextManager[Any]:
+        """DDP gradient all-reduce only in the last accumulation round."""
+        return nullcontext() if r == self.accum - 1 or self.dist.world == 1 else wrapped.no_sync()
+
+    def _apply(self, opt: torch.optim.Optimizer, params: list[nn.Parameter], loss_ok: bool) -> str:
+        """Step ``opt`` unless a loss or gradient is non-finite: "ok", "bad" or "overflow"."""
+        if self.scaler is None:
+            if loss_ok and grads_finite(params):
+                opt.step()
+                return "ok"
+            return "bad"
+        self.scaler.unscale_(opt)
+        grads_ok = grads_finite(params)
+        self.scaler.step(opt)  # skips the update when a gradient is non-finite
+        return "ok" if grads_ok else "overflow" if loss_ok else "bad"
+
+    def _mean_over_ranks(self, stats: list[float]) -> tuple[list[float], bool]:
+        """Losses averaged over the ranks, and whether every rank's were finite."""
+        *total, bad = agree([*stats, not math.isfinite(sum(stats))], self.dist, self.device)
+        return [t / self.dist.world for t in total], bad == 0
+
+    def discriminator(self, d_loss: nn.Module, opt: torch.optim.Optimizer, *, step: int, sigma: float,
+                      restores: int) -> tuple[list[float], list[Batch], str]:
+        """The D step over every accumulation round: losses [real, fake, mismatch], batches, outcome."""
+        cfg, source = self.cfg, self.source
+        opt.zero_grad(set_to_none=True)
+        set_trainable(self.D.heads, True)
+        stats, batches = [0.0, 0.0, 0.0], []
+        for r in range(self.accum):
+            slot = r * self.dist.world + self.dist.rank
+            reals, captions = source.batch(step, r)
+            reals = reals.to(self.device, non_blocking=True).float() / 127.5 - 1.0
+            with torch.no_grad():
+                c = self.clip.encode_text(captions)
+                c_g = self.G.encode_text(captions)
+                c_wrong = self.clip.encode_text(source.wrong_captions(captions, step)) if cfg.d_mismatch_weight > 0 else None
+            batches.append((slot, reals, captions, c, c_g))
+            seed_slot(cfg.seed, step, slot, 0, restores)
+            z = torch.randn(reals.shape[0], cfg.z_dim, device=self.device)
+            with torch.no_grad(), self.autocast():
+                fakes = self.G(z, c_g, update_avg=False)
+            with self._sync(d_loss, r):
+                with self.autocast():
+                    real_loss, fake_loss, mismatch = d_loss(reals, fakes.float(), c, sigma, c_wrong)
+                self._backward((real_loss + fake_loss + cfg.d_mismatch_weight * mismatch) / self.accum)
+            for i, value in enumerate((real_loss, fake_loss, mismatch)):
+                stats[i] += value.item() / self.accum
+        stats, loss_ok = self._mean_over_ranks(stats)
+        return stats, batches, self._apply(opt, [p for p in self.D.parameters() if p.requires_grad], loss_ok)
+
+    def generator(self, g_step: nn.Module, opt: torch.optim.Optimizer, trained: list[nn.Parameter],
+                  batches: list[Batch], *, step: int, sigma: float, restores: int, clip_weight: float,
+                  text_encoder: bool) -> tuple[list[float], str]:
+        """The G step on the D step's batches (stage 2: through the text encoder): losses [G, CLIP], outcome."""
+        opt.zero_grad(set_to_none=True)
+        set_trainable(self.D.heads, False)
+        stats = [0.0, 0.0]
+        for r, (slot, reals, captions, c, c_g) in enumerate(batches):
+            seed_slot(self.cfg.seed, step, slot, 1, restores)
+            z = torch.randn(reals.shape[0], self.cfg.z_dim, device=self.device)
+            with self._sync(g_step, r):
+                with self.autocast():  # the mapping's running mean of w follows slot 0 only
+                    if text_encoder:
+                        fakes = g_step(z, None, prompts=captions, update_avg=slot == 0)
+                    else:
+                        fakes = g_step(z, c_g, update_avg=slot == 0)
+                    loss_g = ganblocks.hinge_g_loss(self.D(ganblocks.gaussian_blur(fakes, sigma), c).float())
+                loss_clip = self.guidance(fakes.float(), c) if clip_weight > 0 else torch.zeros((), device=self.device)
+                self._backward((loss_g + clip_weight * loss_clip) / self.accum)
+            stats[0] += loss_g.item() / self.accum
+            stats[1] += loss_clip.item() / self.accum
+        stats, loss_ok = self._mean_over_ranks(stats)
+        outcome = self._apply(opt, trained, loss_ok)
+        if self.scaler is not None:
+            self.scaler.update()
+        return stats, outcome
