@@ -113,3 +113,54 @@ def test_preset_generator_parameter_counts_match_spec(name: str, res: int, expec
         num_res_blocks=cfg.num_res_blocks, device="meta")
     n = sum(p.numel() for m in (mapping, synthesis) for p in m.parameters())
     assert abs(n - expected) / expected < 0.01, f"{name}@{res}: {n / 1e6:.2f}M vs {expected / 1e6:.2f}M"
+
+
+@pytest.mark.parametrize("module,args,needle", [
+    ("train", ["--batch-per-device", "-2"], "batch_per_device must be positive"),
+    ("train", ["--batch", "8", "--batch-per-device", "3"], "not divisible"),
+    ("train", ["--steps", "0"], "--steps must be positive"),
+    ("train", ["--dist-timeout", "0"], "--dist-timeout must be positive"),
+    ("train", ["--log-every", "0"], "log_every must be positive"),
+    ("train", ["--precision", "fp8"], "invalid choice"),
+    ("train", ["--stage", "superres"], "pass --resume"),
+    ("train", ["--freeze-lower"], "--freeze-lower belongs to --stage superres"),
+    ("train", ["--device", "tpu0"], "is not a device name"),
+    ("train", ["--channel-max", "16", "--clip-weights", "none", "--dino-model", "tiny"], "cannot build the networks"),
+    ("pretrain", ["--steps", "-5"], "--steps must be positive"),
+    ("pretrain", ["--batch", "0"], "--batch must be positive"),
+    ("pretrain", ["--resolution", "48"], "power of two"),
+    ("evaluate", ["--checkpoint", "/nonexistent/run"], "/nonexistent/run"),
+    ("evaluate", ["--checkpoint", "/nonexistent/run", "--samples", "3"], "--samples"),
+    ("generate", ["--checkpoint", "/nonexistent/run", "--prompt", "x", "--batch", "-1"], "--batch must be positive"),
+    ("ablation", ["--steps", "-1"], "must be positive"),
+    ("ablation", ["--suite", "huge"], "invalid choice"),
+    ("ablation", ["--arms", "nope"], "unknown arms"),
+    ("ganblocks.metrics.cli", ["--checkpoint", "/nonexistent/run"], "/nonexistent/run"),
+    ("ganblocks.metrics.cli", ["--checkpoint", "/nonexistent/run", "--samples", "-4"], "samples"),
+    ("ganblocks.data.packing", ["/nonexistent/folder", "/tmp/never-written"], "/nonexistent/folder"),
+    ("ganblocks.data.packing", ["/nonexistent/folder", "/tmp/never-written", "--shard-size", "0"], "--shard-size"),
+])
+def test_every_cli_refuses_nonsense_with_one_line(module: str, args: list[str], needle: str, capsys, tmp_path,
+                                                  monkeypatch) -> None:
+    """In-process: an exception other than SystemExit (a traceback) fails the test. Nothing is written."""
+    import importlib
+
+    main = importlib.import_module(module).main
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        code = main(args)
+        raise SystemExit(code)  # ganblocks.data.pack returns its exit code
+    assert e.value.code not in (0, None)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and "error" in err[-1] and needle in err[-1], err[-3:]
+    assert not list(tmp_path.iterdir()), "a refused command wrote files"
+
+
+def test_an_ablation_whose_runs_fail_exits_nonzero(tmp_path: Path, capsys) -> None:
+    import ablation
+
+    with pytest.raises(SystemExit) as e:
+        ablation.main(["--arms", "full", "--seeds", "0", "--steps", "1", "--out", str(tmp_path), "--", "--data", "/nonexistent/data"])
+    assert e.value.code == 1
+    assert "1 of 1 runs failed" in capsys.readouterr().err
+    assert "/nonexistent/data" in (tmp_path / "full-s0.log").read_text()

@@ -155,6 +155,11 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.suite} suite, {args.steps} steps, seeds {seeds}, flags {' '.join(args.extra) or '(preset)'}\n\n{table}\n")
     plot(results, args.out / "curves.png")
     print(table)
+    failed = [f"{r['arm']}-s{r['seed']}" for r in results if r["returncode"] != 0]
+    if failed:
+        print(f"error: {len(failed)} of {len(results)} runs failed ({', '.join(failed[:5])}); see their .log files "
+              f"in {args.out}", file=sys.stderr)
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

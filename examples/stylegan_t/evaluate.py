@@ -112,7 +112,11 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     if args.samples < 8:
         p.error("--samples must be at least 8")
-    G, cfg = load_generator(args.checkpoint, device=args.device)
+    try:
+        G, cfg = load_generator(args.checkpoint, device=args.device)
+    except Exception as e:  # a user-facing tool: one line, no traceback wall
+        print(f"error: cannot load a generator from {args.checkpoint}: {e}", file=sys.stderr)
+        raise SystemExit(2)
     scores = evaluate_generator(G, cfg, torch.device(args.device), final=True, samples=args.samples,
                                 truncation_psi=args.truncation)
     if args.metrics:

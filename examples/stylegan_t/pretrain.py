@@ -165,6 +165,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--force", action="store_true", help="retrain even when cached")
     args = ap.parse_args(argv)
     params = {k: getattr(args, k) for k in DEFAULTS}
+    for name in ("steps", "batch", "negatives", "warmup", "lr"):
+        if not params[name] > 0:
+            ap.error(f"--{name} must be positive, got {params[name]}")
+    res = params["resolution"]
+    if not 32 <= res <= 256 or res & (res - 1):
+        ap.error(f"--resolution must be a power of two in [32, 256], got {res}")
     if args.force:
         path = cache_dir() / f"shapes-clip-{_key(params)}.safetensors"
         path.unlink(missing_ok=True)

@@ -62,6 +62,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (under torchrun: cuda:LOCAL_RANK)")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto", help="autocast precision; losses and the CLIP distance stay fp32; fp16 adds a gradient scaler (auto: bf16 on GPUs that support it, else fp32)")
     p.add_argument("--compile", action="store_true", help="torch.compile the synthesis network and the discriminator heads (checkpoints and resume are unaffected)")
+    p.add_argument("--compile-backend", default="inductor", help="torch.compile backend for --compile (default inductor; aot_eager traces without code generation)")
     p.add_argument("--dist-timeout", type=float, default=30.0, help="minutes a process waits for the others (a lost or hung rank) before the job fails (default 30)")
     p.add_argument("--no-final-eval", dest="final_eval", action="store_false", help="end without the final ShapesT2I evaluation and sample grid (the final checkpoint is still written)")
     add_config_arguments(p)
@@ -133,12 +134,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         fail(f"--batch {cfg.batch} is not divisible into {world} devices x {per_device} per device")
 
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank
-    if distinfo.main:
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-            (out / "config.json").write_text(cfg.to_json())
-        except OSError as e:
-            fail(f"cannot write the run folder {out}: {e.strerror or e}")
 
     # --- build ---------------------------------------------------------------------------------
     if world > 1 and not distinfo.main:
@@ -162,8 +157,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     modules = {"G": G, "G_ema": G_ema, "D": D}
     optimizers = {"G": opt_g, "text": opt_text, "D": opt_d}
     if args.compile:  # compiles the forward in place: parameter names (checkpoint keys) unchanged
-        G.synthesis.compile()
-        D.heads.compile()
+        G.synthesis.compile(backend=args.compile_backend)
+        D.heads.compile(backend=args.compile_backend)
     try:
         source = create_batch_source(cfg, rank=rank, world=world, per_device=per_device, accum=accum)
     except (ValueError, FileNotFoundError) as e:
@@ -287,7 +282,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             progress.n = prog.step
             progress.refresh()
 
-    if distinfo.main:
+    if distinfo.main:  # the run folder appears once everything is in place
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "config.json").write_text(cfg.to_json())
+        except OSError as e:
+            fail(f"cannot write the run folder {out}: {e.strerror or e}")
         print(f"StyleGAN-T | preset {args.preset} | {cfg.resolution}px | stage {prog.stage} | "
               f"G {count_parameters(G) / 1e6:.2f}M params, D heads {count_parameters(D, trainable_only=True) / 1e6:.2f}M | "
               f"batch {cfg.batch} = {world} x {per_device} x {accum} | device {device} {precision} | run folder {out}")
