@@ -19,7 +19,9 @@ def _stats(seed: int, n: int = 12, d: int = 5) -> tuple[FeatureStats, np.ndarray
 
 @settings(max_examples=10)
 @given(seed=seeds, d=feature_dims)
-def test_stats_and_features_round_trip_exactly(tmp_path_factory: pytest.TempPathFactory, seed: int, d: int) -> None:
+def test_stats_and_features_round_trip_exactly(
+    tmp_path_factory: pytest.TempPathFactory, seed: int, d: int
+) -> None:
     cache = StatsCache(tmp_path_factory.mktemp("cache"))
     stats, features = _stats(seed, d=d)
     assert cache.load(KEY) is None and cache.load_features(KEY) is None

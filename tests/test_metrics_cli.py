@@ -44,7 +44,8 @@ def _error(capsys: pytest.CaptureFixture, *argv: str) -> str:
 def test_report_has_every_metric_asked_for(run_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     main(["--checkpoint", str(run_dir), "--data", "shapes", "--metrics", "fd_dino,clip,shapes", "--samples", "8",
-          "--dino-model", "tiny", "--dino-weights", "none", "--batch", "4", "--cache-dir", str(tmp_path / "cache"), "--out", str(out)])
+          "--dino-model", "tiny", "--dino-weights", "none", "--batch", "4",
+          "--cache-dir", str(tmp_path / "cache"), "--out", str(out)])
     report = json.loads(out.read_text())
     assert report["step"] == 3 and report["samples"] == 8 and report["resolution"] == 32
     assert report["fd_dino"] > 0 and -1 <= report["clip_score"] <= 1
@@ -65,10 +66,22 @@ def test_fid_and_kid_with_a_local_inception_file(run_dir: Path, tmp_path: Path) 
     assert any(n.startswith("fid: 6 samples") for n in report["notes"])
 
 
+def test_example_evaluate_adds_the_metrics_to_its_report(run_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    import evaluate
+
+    evaluate.main(["--checkpoint", str(run_dir), "--samples", "8", "--metrics", "clip"])
+    report = json.loads(capsys.readouterr().out)
+    assert "all_correct" in report and -1 <= report["clip_score"] <= 1
+    assert report["clip_model"] == "tiny (random weights, seed 0)"
+
+
 def test_too_few_samples_and_unknown_metrics_fail_with_one_line(capsys: pytest.CaptureFixture) -> None:
-    assert "fid needs at least 2 samples, got 1" in _error(capsys, "--checkpoint", ".", "--metrics", "fid", "--samples", "1")
-    assert "shapes needs at least 8 samples" in _error(capsys, "--checkpoint", ".", "--metrics", "shapes", "--samples", "4")
-    assert "choose from fid, kid, fd_dino, clip, shapes" in _error(capsys, "--checkpoint", ".", "--metrics", "fid,is")
+    def error(*argv: str) -> str:
+        return _error(capsys, "--checkpoint", ".", *argv)
+
+    assert "fid needs at least 2 samples, got 1" in error("--metrics", "fid", "--samples", "1")
+    assert "shapes needs at least 8 samples" in error("--metrics", "shapes", "--samples", "4")
+    assert "choose from fid, kid, fd_dino, clip, shapes" in error("--metrics", "fid,is")
     assert "--kid-subset-size 50 is larger than --samples 10" in _error(
         capsys, "--checkpoint", ".", "--metrics", "kid", "--samples", "10", "--kid-subset-size", "50")
 
@@ -88,5 +101,6 @@ def test_missing_checkpoint_names_the_path(capsys: pytest.CaptureFixture, tmp_pa
 
 
 def test_module_entry_point_prints_help() -> None:
-    r = subprocess.run([sys.executable, "-m", "ganblocks.metrics", "--help"], capture_output=True, text=True, timeout=120)
+    r = subprocess.run([sys.executable, "-m", "ganblocks.metrics", "--help"],
+                       capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "--inception-weights" in r.stdout and "fd_dino" in r.stdout

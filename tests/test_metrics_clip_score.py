@@ -76,7 +76,8 @@ def test_tiny_clip_score_is_batch_independent_and_bounded(clip: torch.nn.Module,
 
 def test_uint8_images_score_like_their_float_values(clip: torch.nn.Module) -> None:
     pixels = torch.randint(0, 256, (5, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
-    assert clip_score(clip, pixels, CAPTIONS) == pytest.approx(clip_score(clip, pixels.float() / 127.5 - 1, CAPTIONS), abs=1e-6)
+    floats = pixels.float() / 127.5 - 1
+    assert clip_score(clip, pixels, CAPTIONS) == pytest.approx(clip_score(clip, floats, CAPTIONS), abs=1e-6)
 
 
 def test_one_caption_per_image_is_required(clip: torch.nn.Module) -> None:

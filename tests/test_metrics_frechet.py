@@ -13,6 +13,7 @@ from ganblocks.metrics import (
     frechet_distance_from_features,
     frechet_distance_stats,
 )
+from ganblocks.metrics.frechet import _trace_sqrt_product
 from strategies import feature_counts, feature_dims, seeds
 
 
@@ -46,6 +47,15 @@ def test_fd_matches_scipy_sqrtm_on_random_features(seed: int, d: int) -> None:
     b = _features(seed + 1, 2 * d + 7, d) * rng.uniform(0.5, 2.0) + rng.standard_normal(d)
     ours = frechet_distance_from_features(a, b)
     assert ours == pytest.approx(_scipy_fd(a, b), rel=1e-6, abs=1e-8)
+
+
+@given(seed=seeds, d=feature_dims)
+def test_cholesky_and_eigen_routes_to_the_cross_term_agree(seed: int, d: int) -> None:
+    a = feature_statistics(_features(seed, 2 * d + 3, d), warn=False)
+    b = feature_statistics(_features(seed + 1, 2 * d + 3, d), warn=False)
+    fast = _trace_sqrt_product(a.cov, b.cov)
+    assert fast == pytest.approx(_trace_sqrt_product(a.cov, b.cov, cholesky=False), rel=1e-7, abs=1e-9)
+    assert fast == pytest.approx(float(np.trace(scipy.linalg.sqrtm(a.cov @ b.cov)).real), rel=1e-6, abs=1e-8)
 
 
 @given(seed=seeds, n=feature_counts, d=feature_dims)

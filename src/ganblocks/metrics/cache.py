@@ -52,7 +52,8 @@ class StatsKey:
         if not self.dataset or not self.extractor:
             raise ValueError("dataset and extractor ids must be non-empty")
         if self.resolution < 1 or self.count < 2:
-            raise ValueError(f"resolution must be positive and count at least 2, got {self.resolution}, {self.count}")
+            raise ValueError(
+                f"resolution must be positive and count at least 2, got {self.resolution}, {self.count}")
 
     def filename(self) -> str:
         """The cache file's name, readable and unique per key."""
@@ -128,7 +129,8 @@ class StatsCache:
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-", suffix=".safetensors")
         os.close(fd)
         try:
-            save_file(tensors, tmp, metadata={"key": json.dumps(asdict(key), sort_keys=True), "count": str(stats.count)})
+            header = {"key": json.dumps(asdict(key), sort_keys=True), "count": str(stats.count)}
+            save_file(tensors, tmp, metadata=header)
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):

@@ -61,24 +61,36 @@ def import_example(folder: Path, name: str) -> ModuleType:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m ganblocks.metrics", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", type=Path, required=True, help="a run folder (its latest checkpoint) or one checkpoint folder")
-    p.add_argument("--data", default="shapes", help="reference data: 'shapes' (ShapesT2I at the run's resolution)")
-    p.add_argument("--metrics", default=",".join(ALL_METRICS), help=f"comma-separated, from {', '.join(ALL_METRICS)} (default: all)")
-    p.add_argument("--samples", type=int, default=1000, help="generated images (and reference images) per metric")
+    p.add_argument("--checkpoint", type=Path, required=True,
+                   help="a run folder (its latest checkpoint) or one checkpoint folder")
+    p.add_argument("--data", default="shapes",
+                   help="reference data: 'shapes' (ShapesT2I at the run's resolution)")
+    p.add_argument("--metrics", default=",".join(ALL_METRICS),
+                   help=f"comma-separated, from {', '.join(ALL_METRICS)} (default: all)")
+    p.add_argument("--samples", type=int, default=1000,
+                   help="generated images (and reference images) per metric")
     p.add_argument("--out", type=Path, default=None, help="write the JSON report here (default: print it)")
-    p.add_argument("--inception-weights", type=Path, default=None, help="the FID Inception-v3 weights file (default: torch hub's cache)")
-    p.add_argument("--dino-model", default=DINO_DEFAULT, help=f"timm ViT of FD-DINO, or 'tiny' (default {DINO_DEFAULT})")
-    p.add_argument("--dino-weights", default="hub", help="'hub' (timm's published weights, default), 'none' (random) or a file")
-    p.add_argument("--clip-model", default=None, help="open_clip model of the CLIP score (default: the run's)")
-    p.add_argument("--clip-weights", default=None, help="an open_clip tag, 'none' (random) or a file (default: the run's)")
-    p.add_argument("--cache-dir", type=Path, default=None, help="reference statistics cache (default: ~/.cache/ganblocks/stats)")
+    p.add_argument("--inception-weights", type=Path, default=None,
+                   help="the FID Inception-v3 weights file (default: torch hub's cache)")
+    p.add_argument("--dino-model", default=DINO_DEFAULT,
+                   help=f"timm ViT of FD-DINO, or 'tiny' (default {DINO_DEFAULT})")
+    p.add_argument("--dino-weights", default="hub",
+                   help="'hub' (timm's published weights, default), 'none' (random) or a file")
+    p.add_argument("--clip-model", default=None,
+                   help="open_clip model of the CLIP score (default: the run's)")
+    p.add_argument("--clip-weights", default=None,
+                   help="an open_clip tag, 'none' (random) or a file (default: the run's)")
+    p.add_argument("--cache-dir", type=Path, default=None,
+                   help="reference statistics cache (default: ~/.cache/ganblocks/stats)")
     p.add_argument("--reference-seed", type=int, default=1000, help="ShapesT2I seed of the reference images")
     p.add_argument("--kid-subsets", type=int, default=100, help="KID subsets")
-    p.add_argument("--kid-subset-size", type=int, default=None, help="KID subset size (default: min(1000, samples))")
+    p.add_argument("--kid-subset-size", type=int, default=None,
+                   help="KID subset size (default: min(1000, samples))")
     p.add_argument("--truncation", type=float, default=1.0, help="truncation psi")
     p.add_argument("--batch", type=int, default=64, help="images per forward pass")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
-    p.add_argument("--example", type=Path, default=None, help="the examples/stylegan_t folder (default: found beside the package)")
+    p.add_argument("--example", type=Path, default=None,
+                   help="the examples/stylegan_t folder (default: found beside the package)")
     args = p.parse_args(argv)
     args.metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     unknown = [m for m in args.metrics if m not in ALL_METRICS]
@@ -92,8 +104,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error(f"shapes needs at least {SHAPES_MIN_SAMPLES} samples, got --samples {args.samples}")
     from .report import check_metrics
 
+    wanted = [m for m in args.metrics if m != "shapes"]
     try:
-        check_metrics([m for m in args.metrics if m != "shapes"] or ["clip"], args.samples)
+        if wanted:
+            check_metrics(wanted, args.samples)
     except ValueError as err:
         p.error(f"{err} (--samples)")
     if args.kid_subset_size is not None and "kid" in args.metrics and args.kid_subset_size > args.samples:
@@ -174,7 +188,8 @@ def score_generator(
         model_module = import_example(find_example(example), "model")
         name = clip_model or cfg.clip_model
         weights = clip_weights if clip_model or clip_weights else cfg.clip_weights
-        clip = model_module.create_frozen_clip(dataclasses.replace(cfg, clip_model=name, clip_weights=weights), device)
+        clip_cfg = dataclasses.replace(cfg, clip_model=name, clip_weights=weights)
+        clip = model_module.create_frozen_clip(clip_cfg, device)
         random = _pretrained(weights) is False
         clip_name = f"{name} ({f'random weights, seed {cfg.backbone_seed}' if random else weights})"
     reference = ShapesReference(cfg.resolution, seed=reference_seed, max_objects=cfg.shapes_max_objects)
@@ -211,7 +226,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             batch_size=args.batch, example=example))
     if "shapes" in args.metrics:
         evaluate_module = import_example(example, "evaluate")
-        scores = evaluate_module.evaluate_generator(G, cfg, torch.device(args.device), final=True, samples=args.samples,
+        scores = evaluate_module.evaluate_generator(G, cfg, torch.device(args.device), final=True,
+                                                    samples=args.samples,
                                                     truncation_psi=args.truncation)
         report.update({f"shapes/{k}": v for k, v in scores.items()})
     report["seconds"] = round(time.perf_counter() - started, 2)

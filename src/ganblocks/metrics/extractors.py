@@ -154,7 +154,9 @@ def extract_features(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
-    device = next(iter(extractor.parameters()), torch.empty(0)).device if isinstance(extractor, nn.Module) else None
+    device = None
+    if isinstance(extractor, nn.Module):
+        device = next(iter(extractor.parameters()), torch.empty(0)).device
     out: list[Tensor] = []
     for batch in _batches(images, batch_size):
         if batch.dtype == torch.uint8:

@@ -120,17 +120,38 @@ def _sqrt_psd(matrix: np.ndarray) -> np.ndarray:
     return (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
 
 
+def _trace_sqrt_product(cov_a: np.ndarray, cov_b: np.ndarray, *, cholesky: bool = True) -> float:
+    """$\\operatorname{tr}\\big((\\Sigma_a \\Sigma_b)^{1/2}\\big)$, the sum of the square roots of the
+    eigenvalues of $\\Sigma_a \\Sigma_b$, from a symmetric matrix with the same eigenvalues:
+    $L^\\top \\Sigma_b L$ for $\\Sigma_a = L L^\\top$ (Cholesky: cheap, needs $\\Sigma_a$ positive
+    definite) or else $\\Sigma_a^{1/2} \\Sigma_b \\Sigma_a^{1/2}$ (an eigen-decomposition)."""
+    product = None
+    if cholesky:
+        try:
+            factor = np.linalg.cholesky(cov_a)
+            product = factor.T @ cov_b @ factor
+        except np.linalg.LinAlgError:  # singular (e.g. fewer samples than dimensions)
+            product = None
+    if product is None:
+        root = _sqrt_psd(cov_a)
+        product = root @ cov_b @ root
+    values = np.linalg.eigvalsh((product + product.T) / 2)
+    return float(np.sqrt(np.clip(values, 0.0, None)).sum())
+
+
 def frechet_distance(
     mean_a: np.ndarray, cov_a: np.ndarray, mean_b: np.ndarray, cov_b: np.ndarray
 ) -> float:
-    """Fréchet distance between the Gaussians $\\mathcal N(\\mu_a, \\Sigma_a)$ and $\\mathcal N(\\mu_b, \\Sigma_b)$.
+    """Fréchet distance between two Gaussians, given by their means and covariances.
 
     $$ d^2 = \\lVert \\mu_a - \\mu_b \\rVert^2 + \\operatorname{tr}\\Big(\\Sigma_a + \\Sigma_b
     - 2 \\big(\\Sigma_a^{1/2} \\Sigma_b \\Sigma_a^{1/2}\\big)^{1/2}\\Big) $$
 
-    (FID reports $d^2$, not $d$.) The cross term is computed from the eigenvalues of the symmetric
-    positive semi-definite $\\Sigma_a^{1/2} \\Sigma_b \\Sigma_a^{1/2}$, which equal those of
-    $\\Sigma_a \\Sigma_b$, so no complex square root or $\\epsilon$ jitter is needed; all in float64.
+    (FID reports $d^2$, not $d$.) The cross term is computed from the eigenvalues of a symmetric
+    positive semi-definite matrix similar to $\\Sigma_a \\Sigma_b$ ($L^\\top \\Sigma_b L$ with the
+    Cholesky factor $\\Sigma_a = L L^\\top$, or $\\Sigma_a^{1/2} \\Sigma_b \\Sigma_a^{1/2}$ when
+    $\\Sigma_a$ is singular), so no complex matrix square root or $\\epsilon$ jitter is needed; all
+    in float64.
 
     Args:
         mean_a: Mean of the first set.
@@ -150,9 +171,7 @@ def frechet_distance(
                 f"{name} has shape {list(value.shape)}, expected {list(shape)}: the two feature "
                 "sets come from extractors of different widths"
             )
-    root_a = _sqrt_psd(cov_a)
-    cross = np.linalg.eigvalsh(root_a @ cov_b @ root_a)
-    trace_root = float(np.sqrt(np.clip(cross, 0.0, None)).sum())
+    trace_root = _trace_sqrt_product(cov_a, cov_b)
     value = float(np.square(mean_a - mean_b).sum() + np.trace(cov_a) + np.trace(cov_b) - 2.0 * trace_root)
     if not math.isfinite(value):
         raise FloatingPointError("the Fréchet distance is not finite; check the features for overflow")

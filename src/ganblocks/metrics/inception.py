@@ -31,7 +31,7 @@ INCEPTION_FILENAME = "weights-inception-2015-12-05-6726825d.pth"
 """torch-fidelity's conversion of the TensorFlow FID Inception weights (about 95 MB)."""
 
 INCEPTION_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{INCEPTION_FILENAME}"
-"""Where to download [`INCEPTION_FILENAME`][ganblocks.metrics.inception.INCEPTION_FILENAME] on a machine with internet."""
+"""Where to download the FID Inception weights on a machine with internet."""
 
 _TRUTHY = {"1", "true", "yes", "on"}
 
@@ -98,7 +98,8 @@ class InceptionV3Features(nn.Module):
     def __init__(self, network: nn.Module) -> None:
         super().__init__()
         if list(getattr(network, "features_list", [])) != ["2048"]:
-            raise ValueError("network must be torch-fidelity's FeatureExtractorInceptionV3 with features_list=['2048']")
+            raise ValueError(
+                "network must be torch-fidelity's FeatureExtractorInceptionV3 with features_list=['2048']")
         self.network = network
         self.requires_grad_(False)
         self.train(False)
@@ -176,5 +177,6 @@ def create_inception(
                 f"the Inception weights file {str(path)!r} does not exist. {_how_to_get(default_inception_path())}"
             )
     if path is not None:
-        load_strict(network, read_weights_file(path), source=repr(str(path)), expected="torch-fidelity's Inception-v3")
+        load_strict(network, read_weights_file(path), source=repr(str(path)),
+                    expected="torch-fidelity's Inception-v3")
     return InceptionV3Features(network).to(device)

@@ -70,7 +70,8 @@ def mmd2_unbiased(
     _check_pair(x, y, "x", "y")
     for name, v in (("x", x), ("y", y)):
         if v.shape[0] < MIN_SUBSET:
-            raise ValueError(f"the unbiased MMD needs at least {MIN_SUBSET} samples per set; {name} has {v.shape[0]}")
+            raise ValueError(
+                f"the unbiased MMD needs at least {MIN_SUBSET} samples per set; {name} has {v.shape[0]}")
     n, m = x.shape[0], y.shape[0]
     kxx = polynomial_kernel(x, x, degree=degree, coef=coef)
     kyy = polynomial_kernel(y, y, degree=degree, coef=coef)

@@ -210,7 +210,8 @@ def evaluate_metrics(
         report["extractors"][extractor.name] = fingerprint
         key = StatsKey(reference.dataset_id, f"{extractor.name}-{fingerprint}", reference.resolution, samples)
         need_features = k == "inception" and "kid" in names
-        real_stats, real_features = _reference_features(extractor, key, reference, cache, need_features, batch_size)
+        real_stats, real_features = _reference_features(
+            extractor, key, reference, cache, need_features, batch_size)
         fake_features = torch.cat(fake[k]).double().numpy()
         fake_stats = feature_statistics(fake_features, name=f"generated features ({extractor.name})", warn=False)
         if samples <= fake_stats.dim and ("fid" in names or k == "dino"):
