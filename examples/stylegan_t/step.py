@@ -70,6 +70,16 @@ def seed_slot(seed: int, step: int, slot: int, phase: int, restores: int) -> Non
 
 
 @dataclasses.dataclass
+class Progress:
+    """The counters a checkpoint carries besides the weights."""
+
+    step: int = 0
+    images_seen: int = 0
+    stage: str = "generator"
+    restores: int = 0  # restores after non-finite steps so far; part of the seeds after a restore
+
+
+@dataclasses.dataclass
 class TrainStep:
     """The parts an iteration uses; ``discriminator`` then ``generator`` make one training step."""
 

@@ -23,6 +23,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -44,7 +45,7 @@ from model import (  # noqa: E402
     build_discriminator, build_generator, count_parameters, create_dino, create_frozen_clip,
 )
 from runtime import SpectralNormSteps, StopSignals, agree, autocast_for, setup_distributed  # noqa: E402
-from step import DiscriminatorLoss, TrainStep, set_trainable  # noqa: E402
+from step import DiscriminatorLoss, Progress, TrainStep, set_trainable  # noqa: E402
 from superres import carry_over, superres_trainable  # noqa: E402
 
 STAGES = ("all", "generator", "text-encoder", "superres")
@@ -81,16 +82,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def fail(message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(2)
-
-
-@dataclasses.dataclass
-class Progress:
-    """The counters a checkpoint carries besides the weights."""
-
-    step: int = 0
-    images_seen: int = 0
-    stage: str = "generator"
-    restores: int = 0  # restores after non-finite steps so far; part of the seeds after a restore
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -223,16 +214,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     def log(record: dict[str, Any]) -> None:
         if log_file is not None:
-            try:
+            with writing(out / "metrics.jsonl"):
                 log_file.write(json.dumps(record) + "\n")
                 log_file.flush()
-            except OSError as e:
-                fail(f"cannot write {out / 'metrics.jsonl'}: {e.strerror or e}")
 
-    restores_in_a_row = 0
+    restores_in_a_row, saved = 0, (None, None)  # saved: (step, path) of this process's last save
 
     def checkpoint() -> Path | None:
-        nonlocal restores_in_a_row
+        nonlocal restores_in_a_row, saved
         meta_out = {"config": dataclasses.asdict(cfg), **dataclasses.asdict(prog), "preset": args.preset,
                     "world_size": world, "superres": superres, "precision": precision,
                     "scaler": scaler.state_dict() if scaler is not None else None}
@@ -245,7 +234,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 error = str(e)
         if agree([bool(error)], distinfo, device, op="max")[0]:  # every rank stops together
             fail(f"could not save a checkpoint: {error or 'rank 0 failed to write it'}")
-        restores_in_a_row = 0
+        restores_in_a_row, saved = 0, (prog.step, path)
         return path
 
     def restore_last_checkpoint(reason: str) -> None:
@@ -283,11 +272,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             progress.refresh()
 
     if distinfo.main:  # the run folder appears once everything is in place
-        try:
+        with writing(out / "config.json"):
             out.mkdir(parents=True, exist_ok=True)
             (out / "config.json").write_text(cfg.to_json())
-        except OSError as e:
-            fail(f"cannot write the run folder {out}: {e.strerror or e}")
         print(f"StyleGAN-T | preset {args.preset} | {cfg.resolution}px | stage {prog.stage} | "
               f"G {count_parameters(G) / 1e6:.2f}M params, D heads {count_parameters(D, trainable_only=True) / 1e6:.2f}M | "
               f"batch {cfg.batch} = {world} x {per_device} x {accum} | device {device} {precision} | run folder {out}")
@@ -367,14 +354,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 log({"step": prog.step, "kimg": prog.images_seen / 1000, "stage": prog.stage,
                      **prefix("eval", evaluate_generator(G_ema, cfg, device))})
             if cfg.sample_every and prog.step % cfg.sample_every == 0 and distinfo.main:
-                write_samples(G_ema, cfg, out / "samples" / f"step-{prog.step:09d}.png", device)
+                with writing(out / "samples"):
+                    save_sample_grid(G_ema, cfg, out / "samples" / f"step-{prog.step:09d}.png", device)
             if cfg.checkpoint_every and prog.step % cfg.checkpoint_every == 0:
                 checkpoint()
 
         # --- end -------------------------------------------------------------------------------
         if progress is not None:
             progress.close()
-        ckpt = checkpoint()
+        ckpt = saved[1] if saved[0] == prog.step else checkpoint()  # the last step's save may be the final one
         summary: dict[str, Any] = {"run": str(out), "checkpoint": str(ckpt), "step": prog.step,
                                    "images_seen": prog.images_seen, "stage": prog.stage,
                                    "minutes": elapsed_minutes(), "skipped_steps": total_bad,
@@ -383,10 +371,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                    "bad_samples": source.bad_samples(), "bad_sample_names": source.bad_sample_names()}
         if distinfo.main:
             if args.final_eval and summary["stopped_by"] is None:
-                summary["samples"] = str(write_samples(G_ema, cfg, out / "samples" / "final.png", device))
+                with writing(out / "samples"):
+                    summary["samples"] = str(save_sample_grid(G_ema, cfg, out / "samples" / "final.png", device))
                 if prog.step > start_step or not (out / "final_eval.json").exists():
                     scores = evaluate_generator(G_ema, cfg, device, final=True)
-                    write_text(out / "final_eval.json", json.dumps(scores, indent=2))
+                    with writing(out / "final_eval.json"):
+                        (out / "final_eval.json").write_text(json.dumps(scores, indent=2))
                     log({"step": prog.step, "kimg": prog.images_seen / 1000, "stage": prog.stage, **prefix("final", scores)})
                     summary["scores"] = scores
             print_summary(summary)
@@ -399,16 +389,11 @@ def prefix(name: str, values: dict[str, Any]) -> dict[str, Any]:
     return {f"{name}/{k}": v for k, v in values.items()}
 
 
-def write_text(path: Path, text: str) -> None:
+@contextlib.contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """A full disk or a read-only folder ends the run with one line, not a traceback."""
     try:
-        path.write_text(text)
-    except OSError as e:
-        fail(f"cannot write {path}: {e.strerror or e}")
-
-
-def write_samples(G: nn.Module, cfg: Config, path: Path, device: torch.device) -> Path:
-    try:
-        return save_sample_grid(G, cfg, path, device)
+        yield
     except OSError as e:
         fail(f"cannot write {path}: {e.strerror or e}")
 
