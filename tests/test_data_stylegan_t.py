@@ -45,7 +45,7 @@ def test_batch_sources_for_folders_zips_and_shards(data, tmp_path) -> None:
         src = source(spec)
         images, captions = src.batch(0, 1)
         assert images.dtype == torch.uint8 and images.shape == (4, 3, 32, 32) and len(captions) == 4
-        assert src.wrong_captions(captions, 0) == captions[1:] + captions[:1]
+        assert src.wrong_captions(captions, 0, 0) == captions[1:] + captions[:1]
     a, b = source(folder), source(folder)
     for step in range(8):  # one pass over the 58 entries
         a.batch(step, 0), a.batch(step, 1)

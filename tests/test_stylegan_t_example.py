@@ -164,3 +164,16 @@ def test_an_ablation_whose_runs_fail_exits_nonzero(tmp_path: Path, capsys) -> No
     assert e.value.code == 1
     assert "1 of 1 runs failed" in capsys.readouterr().err
     assert "/nonexistent/data" in (tmp_path / "full-s0.log").read_text()
+
+
+def test_saved_config_with_unknown_or_missing_fields_is_refused() -> None:
+    import dataclasses
+
+    from config import Config, preset
+
+    saved = dataclasses.asdict(preset("shapes"))
+    assert Config.from_dict(saved) == preset("shapes")
+    with pytest.raises(ValueError, match="unknown config fields"):
+        Config.from_dict({**saved, "learning_rate": 1.0})
+    with pytest.raises(ValueError, match="missing fields"):
+        Config.from_dict({k: v for k, v in saved.items() if k != "batch"})

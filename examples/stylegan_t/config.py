@@ -121,11 +121,16 @@ class Config:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "Config":
-        """Build a config from a dict, refusing unknown fields (a config from another version)."""
+        """Build a config from a saved dict, refusing unknown and missing fields (a config written
+        by another version would otherwise be read silently with different meanings)."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:
             raise ValueError(f"unknown config fields {unknown}; known fields: {sorted(names)}")
+        missing = sorted(names - set(values))
+        if missing:
+            raise ValueError(f"config is missing fields {missing}; it was written by another "
+                             "version of the example")
         return cls(**values)
 
 

@@ -36,8 +36,9 @@ class BatchSource(Protocol):
     def bad_sample_names(self) -> dict[str, list[str]]:
         """The first few skipped samples of each reason (files, archive members or shard keys)."""
 
-    def wrong_captions(self, captions: list[str], step: int) -> list[str]:
-        """Captions that do not describe the images (for the matching-aware D term)."""
+    def wrong_captions(self, captions: list[str], step: int, slot: int) -> list[str]:
+        """Captions that do not describe the images (for the matching-aware D term); a function
+        of (step, slot), slot = round * world + rank, like every other random draw."""
 
 
 def rolled_captions(captions: list[str]) -> list[str]:
@@ -68,11 +69,11 @@ class ShapesSource:
     def bad_sample_names(self) -> dict[str, list[str]]:
         return {}
 
-    def wrong_captions(self, captions: list[str], step: int) -> list[str]:
+    def wrong_captions(self, captions: list[str], step: int, slot: int) -> list[str]:
         """Hard mismatches: each caption edited in one attribute or one swap."""
         from ganblocks.data import edit_caption
 
-        rng = np.random.default_rng((self.seed, step, self.rank))
+        rng = np.random.default_rng((self.seed, step, slot))
         return [edit_caption(c, rng) for c in captions]
 
 
@@ -91,7 +92,7 @@ class RealSource:
     def bad_sample_names(self) -> dict[str, list[str]]:
         return self.loader.log.examples()
 
-    def wrong_captions(self, captions: list[str], step: int) -> list[str]:
+    def wrong_captions(self, captions: list[str], step: int, slot: int) -> list[str]:
         return rolled_captions(captions)
 
 

@@ -133,7 +133,7 @@ class TrainStep:
             with torch.no_grad():
                 c = self.clip.encode_text(captions)
                 c_g = self.G.encode_text(captions)
-                c_wrong = self.clip.encode_text(source.wrong_captions(captions, step)) if cfg.d_mismatch_weight > 0 else None
+                c_wrong = self.clip.encode_text(source.wrong_captions(captions, step, slot)) if cfg.d_mismatch_weight > 0 else None
             batches.append((slot, reals, captions, c, c_g))
             seed_slot(cfg.seed, step, slot, 0, restores)
             z = torch.randn(reals.shape[0], cfg.z_dim, device=self.device)
