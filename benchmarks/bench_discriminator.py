@@ -19,22 +19,12 @@ gradient to the images).
 
 import argparse
 import statistics
-import time
-from collections.abc import Callable
 
 import torch
 
+from _timing import device_clock
 from ganblocks.backbones import create_dino_backbone
 from ganblocks.discriminator import DiffAugment, DINOFeatureDiscriminator, MultiHeadDiscriminator
-
-
-def _timer(device: torch.device) -> Callable[[], float]:
-    def now() -> float:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        return time.perf_counter()
-
-    return now
 
 
 def main() -> None:
@@ -72,7 +62,7 @@ def main() -> None:
 
     candidates = {"backbone": backbone_step, "discriminator": disc_step,
                   "discriminator+weights": disc_weights_step}
-    now = _timer(device)
+    now = device_clock(device)
     for _ in range(args.warmup):
         for fn in candidates.values():
             fn()

@@ -10,22 +10,13 @@ median time of each and the ratio of ModulatedConv's auto path to nn.Conv2d.
 
 import argparse
 import statistics
-import time
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
+from _timing import device_clock
 from ganblocks.generator import ModulatedConv, resolve_modconv_impl
-
-
-def _timer(device: torch.device) -> Callable[[], float]:
-    def now() -> float:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        return time.perf_counter()
-
-    return now
 
 
 def main() -> None:
@@ -66,7 +57,7 @@ def main() -> None:
     if args.backward:
         x.requires_grad_(True)
         styles.requires_grad_(True)
-    now = _timer(device)
+    now = device_clock(device)
     for _ in range(args.warmup):
         for fn in candidates.values():
             step(fn)
