@@ -26,7 +26,7 @@ or more objects) is the same event, reported over those captions only; ``extra``
 colour absent from the caption with total coverage $\\ge 0.3 \\cdot 0.5\\, s_\\min^2$.
 """
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np

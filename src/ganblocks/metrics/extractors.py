@@ -9,7 +9,7 @@ says what it is (``name``, ``feature_dim``). Two come with ganblocks:
 """
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
 import torch
