@@ -11,7 +11,10 @@ Candidates, run round-robin after warm-up (so load from other processes hits all
 - discriminator: augment, resize, normalise, ViT, heads, gradient to the images only (what the
   generator step needs; autograd skips the heads' weight gradients);
 - discriminator+weights: the same with ``loss.backward()``, heads' weight gradients included
-  (what the discriminator step computes).
+  (what the discriminator step computes);
+- discriminator bf16-heads: the discriminator with its heads' convs computing in bfloat16
+  (``MultiHeadDiscriminator(..., compute_dtype=torch.bfloat16)``; the backbone stays float32),
+  skipped with ``--no-bf16`` or where the device has no bf16 matmuls.
 
 Prints the median time of each and the ratios to the backbone (the target is <= 1.3 for the
 gradient to the images).
@@ -34,6 +37,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10, help="timed runs per candidate")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--no-bf16", action="store_true", help="skip the bf16-heads candidate")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     args = parser.parse_args()
 
@@ -44,6 +48,9 @@ def main() -> None:
     backbone = create_dino_backbone(pretrained=False, device=device)
     heads = MultiHeadDiscriminator(backbone.channels, args.c_dim, device=device)
     disc = DINOFeatureDiscriminator(backbone, heads, augment=DiffAugment()).train()
+    heads16 = MultiHeadDiscriminator(backbone.channels, args.c_dim, compute_dtype=torch.bfloat16, device=device)
+    heads16.load_state_dict(heads.state_dict())
+    disc16 = DINOFeatureDiscriminator(backbone, heads16, augment=DiffAugment()).train()
     size = backbone.image_size
     images = (torch.rand(args.batch, 3, size, size, device=device) * 2 - 1).requires_grad_(True)
     c = torch.nn.functional.normalize(torch.randn(args.batch, args.c_dim, device=device), dim=-1)
@@ -60,8 +67,14 @@ def main() -> None:
         disc.zero_grad(set_to_none=True)
         disc(images, c).mean().backward()
 
+    def disc16_step() -> None:
+        torch.autograd.grad(disc16(images, c).mean(), images)
+
     candidates = {"backbone": backbone_step, "discriminator": disc_step,
                   "discriminator+weights": disc_weights_step}
+    bf16_ok = torch.cuda.is_bf16_supported() if device.type == "cuda" else torch.backends.mkldnn.is_available()
+    if not args.no_bf16 and bf16_ok:
+        candidates["discriminator bf16-heads"] = disc16_step
     now = device_clock(device)
     for _ in range(args.warmup):
         for fn in candidates.values():
@@ -78,7 +91,7 @@ def main() -> None:
           f"heads={len(heads.heads)}x{backbone.embed_dim}ch c_dim={args.c_dim} runs={args.runs}")
     for name, t in medians.items():
         ratio = t / medians["backbone"]
-        print(f"{name:>22s}: median {t * 1000:8.1f} ms   ratio to backbone {ratio:.3f}")
+        print(f"{name:>25s}: median {t * 1000:8.1f} ms   ratio to backbone {ratio:.3f}")
 
 
 if __name__ == "__main__":

@@ -120,3 +120,44 @@ def test_bad_inputs_name_what_was_expected():
             d(good)
     with pytest.raises(ValueError, match="odd"):
         DiscriminatorHead(4, 3, kernel_size=4)
+
+
+def test_bf16_compute_tracks_float32_and_returns_float32_logits():
+    torch.manual_seed(0)
+    d32 = MultiHeadDiscriminator([16, 16], 8, cmap_dim=8).eval()
+    d16 = MultiHeadDiscriminator([16, 16], 8, cmap_dim=8, compute_dtype=torch.bfloat16).eval()
+    d16.load_state_dict(d32.state_dict())
+    feats = [torch.randn(8, 12, 16, requires_grad=True) for _ in range(2)]
+    c = torch.randn(8, 8)
+    ref, out = d32(feats, c), d16(feats, c)
+    assert out.dtype == torch.float32
+    rel = (out - ref).norm() / ref.norm()
+    assert 0 < rel < 0.03  # bf16 has an 8-bit mantissa: close, but really computed in bf16
+    (grad,) = torch.autograd.grad(out.sum(), feats[0])
+    (ref_grad,) = torch.autograd.grad(ref.sum(), feats[0])
+    assert grad.dtype == torch.float32
+    assert (grad - ref_grad).norm() / ref_grad.norm() < 0.05
+    # same numbers as the whole head under an ambient autocast
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        ambient = d32(feats, c)
+    torch.testing.assert_close(ambient, out)
+
+
+def test_spectral_norm_stays_in_float32_under_autocast():
+    torch.manual_seed(0)
+    plain = DiscriminatorHead(16, 4, kernel_size=3).train()
+    mixed = DiscriminatorHead(16, 4, kernel_size=3, compute_dtype=torch.bfloat16).train()
+    mixed.load_state_dict(plain.state_dict())
+    x, c = torch.randn(8, 10, 16), torch.randn(8, 4)
+    for _ in range(5):  # each training-mode call runs one power iteration, the same in both
+        plain(x, c)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mixed(x, c)
+    for (name, a), b in zip(plain.state_dict().items(), mixed.state_dict().values()):
+        assert a.dtype == b.dtype == torch.float32, name
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+
+
+def test_compute_dtype_must_be_floating_point():
+    with pytest.raises(ValueError, match="floating-point"):
+        MultiHeadDiscriminator([4], 3, compute_dtype=torch.int8)

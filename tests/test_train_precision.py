@@ -40,6 +40,18 @@ def test_mixed_precision_trains_with_fp32_weights_and_finite_losses(tmp_path: Pa
         assert summary["step"] == 3
 
 
+def test_bf16_discriminator_heads_train_with_fp32_weights(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    summary = train("--steps", "2", "--stage", "generator", "--d-head-precision", "bf16", "--out", str(out))
+    assert summary["skipped_steps"] == 0 and summary["step"] == 2
+    saved = tensors(latest(out))
+    heads = {k: t for k, t in saved.items() if k.startswith("D/")}
+    assert heads and all(t.dtype == torch.float32 for t in heads.values() if t.is_floating_point())
+    assert all(torch.isfinite(t).all() for t in heads.values())
+    logs = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert all(torch.isfinite(torch.tensor(x["loss_d_real"] + x["loss_g"])) for x in logs)
+
+
 def test_losses_stay_fp32_under_autocast() -> None:
     import dataclasses
 

@@ -147,12 +147,15 @@ def main(argv: list[str] | None = None) -> None:
         p.error("--steps and --jobs must be positive")
     args.out.mkdir(parents=True, exist_ok=True)
     jobs = [(name, flags, seed) for seed in seeds for name, flags in arms.items()]
+    t0 = time.perf_counter()
     with ThreadPoolExecutor(args.jobs) as pool:
         results = list(pool.map(lambda j: run_arm(*j, args), jobs))
     (args.out / "results.json").write_text(json.dumps(results, indent=2))
     table = tabulate(results)
     (args.out / "results.md").write_text(
-        f"{args.suite} suite, {args.steps} steps, seeds {seeds}, flags {' '.join(args.extra) or '(preset)'}\n\n{table}\n")
+        f"{args.suite} suite, {args.steps} steps, seeds {seeds}, flags {' '.join(args.extra) or '(preset)'}, "
+        f"{args.jobs} runs in parallel with {args.threads} thread(s) each, "
+        f"{(time.perf_counter() - t0) / 60:.1f} min in all\n\n{table}\n")
     plot(results, args.out / "curves.png")
     print(table)
     failed = [f"{r['arm']}-s{r['seed']}" for r in results if r["returncode"] != 0]

@@ -45,7 +45,8 @@ def local_batch_norm(
     $$ y_{i,c,t} = \\gamma_c \\, \\frac{x_{i,c,t} - \\mu_{G,c}}{\\sqrt{\\sigma^2_{G,c} + \\epsilon}}
        + \\beta_c . $$
     Samples in different groups never influence each other, and there are no running
-    statistics: training and evaluation behave the same.
+    statistics: training and evaluation behave the same. Half-precision inputs (bf16, fp16) are
+    normalised in float32 and returned in float32, so the statistics keep their precision.
 
     Args:
         x: Token features, channels first.
@@ -59,6 +60,10 @@ def local_batch_norm(
         raise ValueError(f"virtual_batch must be at least 1, got {virtual_batch}")
     if not eps > 0:
         raise ValueError(f"eps must be positive, got {eps}")
+    if x.dtype in (torch.float16, torch.bfloat16):
+        x = x.float()
+        weight = None if weight is None else weight.float()
+        bias = None if bias is None else bias.float()
     b = x.shape[0]
     full = (b // virtual_batch) * virtual_batch
     parts = []
