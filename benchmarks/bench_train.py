@@ -1,16 +1,18 @@
-"""Training speed of the StyleGAN-T example, in images per second, with and without torch.compile.
+"""Training speed of the StyleGAN-T example, in images per second: eager, compiled, channels-last.
 
     python benchmarks/bench_train.py                                    # small preset, 64 px, this device
     python benchmarks/bench_train.py --device cuda --precision bf16 --batch 64 --steps 200
+    python benchmarks/bench_train.py --modes eager,channels-last,compile+channels-last --device cuda
     python benchmarks/bench_train.py --modes eager --steps 3 -- --channel-max 128   # flags after -- go to train.py
 
-Runs ``examples/stylegan_t/train.py`` itself, once per mode (``eager``, ``compile``), each in a
+Runs ``examples/stylegan_t/train.py`` itself, once per mode, each in a
 fresh process, for ``--warmup + --steps`` steps of stage 1, with random weights for the frozen
 networks (``--clip-weights none --dino-weights none``: the time does not depend on them, and
 nothing is downloaded). The trainer logs the images per second of every step; the table shows
 the median over the steps after the warm-up (the first step of ``compile`` includes compiling),
 the seconds from start to the first step, and the first step's seconds. Nothing is evaluated;
-the run folders are deleted afterwards.
+the run folders are deleted afterwards. A mode is ``eager`` or a ``+``-joined set of
+``compile`` (``--compile``) and ``channels-last`` (``--channels-last``).
 """
 
 import argparse
@@ -35,7 +37,7 @@ def run_mode(mode: str, args: argparse.Namespace, extra: list[str]) -> dict:
                "--steps", str(args.warmup + args.steps), "--batch", str(args.batch), "--log-every", "1",
                "--eval-every", "0", "--sample-every", "0", "--checkpoint-every", "0", "--keep-checkpoints", "1",
                "--device", args.device, "--precision", args.precision, "--no-final-eval", "--out", str(out),
-               *(["--compile"] if mode == "compile" else []), *extra]
+               *(f"--{part}" for part in mode.split("+") if part != "eager"), *extra]
         t0 = time.perf_counter()
         r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
         wall = time.perf_counter() - t0
@@ -58,14 +60,17 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=1, help="steps before timing (the first includes compiling)")
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
-    p.add_argument("--modes", default="eager,compile", help="comma-separated: eager, compile")
+    p.add_argument("--modes", default="eager,compile", help="comma-separated modes: eager, or +-joined compile and "
+                   "channels-last (e.g. compile+channels-last)")
     p.add_argument("--json", type=Path, default=None, help="also write every number here")
     p.add_argument("extra", nargs=argparse.REMAINDER, help="after --: flags passed to train.py")
     args = p.parse_args()
     extra = [a for a in args.extra if a != "--"]
     modes = args.modes.split(",")
-    if not set(modes) <= {"eager", "compile"} or args.steps < 1 or args.warmup < 1 or args.batch < 1:
-        p.error("--modes must be from eager,compile; --steps, --warmup and --batch must be >= 1")
+    bad = [m for m in modes if m != "eager" and not set(m.split("+")) <= {"compile", "channels-last"}]
+    if bad or args.steps < 1 or args.warmup < 1 or args.batch < 1:
+        p.error(f"unknown --modes {bad}: use eager, compile, channels-last or compile+channels-last; "
+                "--steps, --warmup and --batch must be >= 1")
     results = [run_mode(mode, args, extra) for mode in modes]
     import torch
 

@@ -10,12 +10,13 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_train.py"
 
 
 def test_bench_train_prints_images_per_second(tmp_path: Path) -> None:
-    r = subprocess.run([sys.executable, str(BENCH), "--preset", "shapes", "--resolution", "32", "--modes", "eager",
+    r = subprocess.run([sys.executable, str(BENCH), "--preset", "shapes", "--resolution", "32", "--modes", "eager,channels-last",
                         "--steps", "1", "--warmup", "1", "--batch", "8", "--json", str(tmp_path / "r.json"), "--", *TINY],
                        capture_output=True, text=True, env=env(), timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
-    row = next(line for line in r.stdout.splitlines() if line.startswith("| eager |"))
-    assert float(row.split("|")[2]) > 0
+    for mode in ("eager", "channels-last"):
+        row = next(line for line in r.stdout.splitlines() if line.startswith(f"| {mode} |"))
+        assert float(row.split("|")[2]) > 0
     assert (tmp_path / "r.json").is_file()
 
 

@@ -1,3 +1,4 @@
+import copy
 import math
 
 import pytest
@@ -53,6 +54,25 @@ def test_every_parameter_gets_a_finite_gradient(resolution):
     img.square().mean().backward()
     for name, p in net.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("modconv", ["scaled", "grouped"])
+def test_channels_last_weights_give_the_same_images_and_gradients(modconv):
+    torch.manual_seed(0)
+    net = _tiny(16, dtype=f64)
+    for m in net.modules():
+        if hasattr(m, "impl"):
+            m.impl = modconv
+    fast = copy.deepcopy(net).to(memory_format=torch.channels_last)
+    assert any(p.ndim == 4 and p.is_contiguous(memory_format=torch.channels_last)
+               and not p.is_contiguous() for p in fast.parameters())
+    w = torch.randn(2, 12, dtype=f64)
+    img, img_cl = net(w, noise_mode="const"), fast(w, noise_mode="const")
+    torch.testing.assert_close(img_cl, img)
+    img.square().sum().backward()
+    img_cl.square().sum().backward()
+    for (name, p), q in zip(net.named_parameters(), fast.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, msg=name)
 
 
 @settings(max_examples=5)

@@ -52,6 +52,18 @@ def test_bf16_discriminator_heads_train_with_fp32_weights(tmp_path: Path) -> Non
     assert all(torch.isfinite(torch.tensor(x["loss_d_real"] + x["loss_g"])) for x in logs)
 
 
+def test_channels_last_run_saves_standard_checkpoints_and_resumes_without_the_flag(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train("--steps", "2", "--stage", "generator", "--channels-last", "--out", str(out))
+    plain = tmp_path / "plain"
+    train("--steps", "2", "--stage", "generator", "--out", str(plain))
+    a, b = tensors(latest(out)), tensors(latest(plain))
+    assert a.keys() == b.keys()
+    assert all(torch.isfinite(t).all() for t in a.values() if t.is_floating_point())
+    summary = train("--resume", str(out), "--steps", "3", "--stage", "generator")
+    assert summary["step"] == 3
+
+
 def test_losses_stay_fp32_under_autocast() -> None:
     import dataclasses
 

@@ -64,6 +64,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto", help="autocast precision; losses and the CLIP distance stay fp32; fp16 adds a gradient scaler (auto: bf16 on GPUs that support it, else fp32)")
     p.add_argument("--compile", action="store_true", help="torch.compile the synthesis network and the discriminator heads (checkpoints and resume are unaffected)")
     p.add_argument("--compile-backend", default="inductor", help="torch.compile backend for --compile (default inductor; aot_eager traces without code generation)")
+    p.add_argument("--channels-last", action="store_true", help="keep the synthesis network's conv weights, and so its activations, channels-last (NHWC): faster convolutions on GPUs with bf16/fp16 tensor cores; checkpoints are unaffected")
     p.add_argument("--dist-timeout", type=float, default=30.0, help="minutes a process waits for the others (a lost or hung rank) before the job fails (default 30)")
     p.add_argument("--no-final-eval", dest="final_eval", action="store_false", help="end without the final ShapesT2I evaluation and sample grid (the final checkpoint is still written)")
     add_config_arguments(p)
@@ -147,6 +148,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     opt_d = torch.optim.Adam([p for p in D.parameters() if p.requires_grad], lr=cfg.lr_d, betas=betas, eps=1e-8)
     modules = {"G": G, "G_ema": G_ema, "D": D}
     optimizers = {"G": opt_g, "text": opt_text, "D": opt_d}
+    if args.channels_last:  # conv outputs follow their weights' layout; saved tensors are made contiguous
+        for net in (G, G_ema):
+            net.synthesis.to(memory_format=torch.channels_last)
     if args.compile:  # compiles the forward in place: parameter names (checkpoint keys) unchanged
         G.synthesis.compile(backend=args.compile_backend)
         D.heads.compile(backend=args.compile_backend)

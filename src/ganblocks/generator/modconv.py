@@ -67,6 +67,16 @@ def _conv(
     return fir_filter2d(y, padding=_up_fir_padding(kh, up), gain=float(up * up))
 
 
+def _nchw(t: Tensor) -> Tensor:
+    # `t` with the strides of the standard layout (a copy only when they differ; size-1 dims make
+    # `is_contiguous` accept channels-last strides too, so compare strides directly)
+    standard, step = [], 1
+    for size in reversed(t.shape):
+        standard.insert(0, step)
+        step *= size
+    return t if t.stride() == tuple(standard) else t.clone(memory_format=torch.contiguous_format)
+
+
 def modulated_conv2d(
     x: Float[Tensor, "b i h w"],
     weight: Float[Tensor, "o i kh kw"],
@@ -133,9 +143,11 @@ def modulated_conv2d(
         w = weight.unsqueeze(0) * styles.reshape(batch, 1, in_channels, 1, 1)
         if demodulate:
             w = w * torch.rsqrt(w.square().sum(dim=(2, 3, 4), keepdim=True) + eps)
+        # one grouped conv over the whole batch, in the standard (NCHW) layout: with channels-last
+        # weights, torch's grouped-conv backward on CPU returned wrong weight gradients
         y = _conv(
-            x.reshape(1, batch * in_channels, *x.shape[2:]),
-            w.reshape(batch * out_channels, in_channels, kh, kw),
+            _nchw(x.reshape(1, batch * in_channels, *x.shape[2:])),
+            _nchw(w.reshape(batch * out_channels, in_channels, kh, kw)),
             up=up, padding=padding, groups=batch,
         )
         return y.reshape(batch, out_channels, *y.shape[2:])
