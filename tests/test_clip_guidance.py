@@ -90,15 +90,23 @@ def test_larger_images_are_scored_on_one_random_crop(clip):
     assert min(abs(w - loss.item()) for w in windows) < 1e-6
 
 
-def test_autocast_is_switched_off(clip):
-    images = torch.rand(2, 3, 32, 32) * 2 - 1
+def test_under_autocast_the_tower_runs_in_bf16_and_the_distance_in_fp32(clip):
+    images = (torch.rand(2, 3, 32, 32) * 2 - 1).requires_grad_(True)
     text = clip.encode_text(["a", "b"])
     loss_fn = CLIPGuidanceLoss(clip)
     expected = loss_fn(images, text)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        got = loss_fn(images, text)
+    dtypes = []
+    hook = clip.model.visual.register_forward_hook(lambda m, a, out: dtypes.append(out.dtype))
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            got = loss_fn(images, text)
+    finally:
+        hook.remove()
+    assert dtypes == [torch.bfloat16]  # the image tower ran in bf16
     assert got.dtype == torch.float32
-    torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(got, expected, rtol=0.05, atol=1e-3)
+    (grad,) = torch.autograd.grad(got, images)
+    assert grad.dtype == torch.float32 and torch.isfinite(grad).all()
 
 
 def test_clip_is_not_part_of_the_state_and_bad_inputs_are_refused(clip):

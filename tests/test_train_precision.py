@@ -78,7 +78,11 @@ def test_losses_stay_fp32_under_autocast() -> None:
     images = torch.rand(4, 3, 32, 32) * 2 - 1
     c = clip.encode_text(["a red circle in the center"] * 4)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        assert D(images, c).dtype == torch.bfloat16  # the networks do run in bf16
+        dtypes = []
+        hook = D.heads.heads[0].out.register_forward_hook(lambda m, a, out: dtypes.append(out.dtype))
+        assert D(images, c).dtype == torch.float32  # logits come back in the weights' dtype
+        hook.remove()
+        assert dtypes == [torch.bfloat16]  # though the networks do run in bf16
         losses = DiscriminatorLoss(D)(images, images, c, 1.0, c)
         guidance = ganblocks.CLIPGuidanceLoss(clip, crop=32)(images, c)
     assert all(x.dtype == torch.float32 for x in (*losses, guidance))

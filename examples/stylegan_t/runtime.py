@@ -87,7 +87,8 @@ def autocast_for(precision: str, device: torch.device) -> tuple[str, Callable[[]
     """The resolved precision, an autocast context factory and (fp16 only) a gradient scaler.
 
     ``auto`` is bf16 on GPUs that support it, else fp32. Losses are computed from ``.float()``
-    values and the CLIP guidance switches autocast off, so they stay fp32 in every precision.
+    values (the discriminator heads return fp32 logits; the CLIP guidance computes its distance
+    from fp32 embeddings with autocast off), so they stay fp32 in every precision.
 
     Raises:
         ValueError: The device cannot autocast to the precision.

@@ -1,6 +1,7 @@
 """CLIP guidance: the squared spherical distance between image and caption embeddings (SPEC §3)."""
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .._typing import Float, Tensor, check_shape
@@ -43,8 +44,10 @@ class CLIPGuidanceLoss(nn.Module):
     with $E_I$ the frozen CLIP image encoder (area resize, CLIP normalisation, unit norm),
     $\\theta$ the [`spherical_distance`][ganblocks.losses.clip_guidance.spherical_distance] and
     $e_i$ the unit caption embedding. Images larger than ``crop`` are cut to one random
-    ``crop``$\\times$``crop`` window (the same for the whole batch). Computed in float32 with
-    autocast switched off. The loss is a mean over the batch, like the hinge losses, so the
+    ``crop``$\\times$``crop`` window (the same for the whole batch). The image tower runs under
+    the ambient autocast (e.g. bf16 when training in bf16: a ViT-L/14 is most of the guidance's
+    cost); the embeddings are cast to float32 and normalised again, and the distance is computed
+    in float32 with autocast switched off. The loss is a mean over the batch, like the hinge losses, so the
     weights of the two do not depend on the batch size. The CLIP model is not part of this
     module's ``state_dict()``.
 
@@ -78,14 +81,15 @@ class CLIPGuidanceLoss(nn.Module):
         """
         check_shape("images", images, (None, 3, None, None))
         check_shape("text_embeds", text_embeds, (images.shape[0], self.embed_dim))
+        x = images
+        h, w = x.shape[-2:]
+        if h > self.crop or w > self.crop:
+            ch, cw = min(h, self.crop), min(w, self.crop)
+            where = generator.device if generator is not None else torch.device("cpu")
+            u = torch.rand(2, generator=generator, device=where).tolist()
+            top, left = int(u[0] * (h - ch + 1)), int(u[1] * (w - cw + 1))
+            x = x[:, :, top : top + ch, left : left + cw]
+        embeds = self.clip.encode_image(x)
         with torch.autocast(device_type=images.device.type, enabled=False):
-            x = images.float()
-            h, w = x.shape[-2:]
-            if h > self.crop or w > self.crop:
-                ch, cw = min(h, self.crop), min(w, self.crop)
-                where = generator.device if generator is not None else torch.device("cpu")
-                u = torch.rand(2, generator=generator, device=where).tolist()
-                top, left = int(u[0] * (h - ch + 1)), int(u[1] * (w - cw + 1))
-                x = x[:, :, top : top + ch, left : left + cw]
-            embeds = self.clip.encode_image(x).float()
-            return spherical_distance(embeds, text_embeds.float()).square().mean()
+            embeds = F.normalize(embeds.float(), dim=-1)
+            return spherical_distance(embeds, F.normalize(text_embeds.float(), dim=-1)).square().mean()
