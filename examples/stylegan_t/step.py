@@ -165,7 +165,9 @@ class TrainStep:
                     else:
                         fakes = g_step(z, c_g, update_avg=slot == 0)
                     loss_g = ganblocks.hinge_g_loss(self.D(ganblocks.gaussian_blur(fakes, sigma), c).float())
-                loss_clip = self.guidance(fakes.float(), c) if clip_weight > 0 else torch.zeros((), device=self.device)
+                    # the CLIP image tower runs in the autocast precision, its distance in fp32
+                    loss_clip = (self.guidance(fakes, c) if clip_weight > 0
+                                 else torch.zeros((), device=self.device))
                 self._backward((loss_g + clip_weight * loss_clip) / self.accum)
             stats[0] += loss_g.item() / self.accum
             stats[1] += loss_clip.item() / self.accum
