@@ -161,3 +161,34 @@ def test_spectral_norm_stays_in_float32_under_autocast():
 def test_compute_dtype_must_be_floating_point():
     with pytest.raises(ValueError, match="floating-point"):
         MultiHeadDiscriminator([4], 3, compute_dtype=torch.int8)
+
+
+@given(seed=seeds, n=st.integers(2, 12), shift=st.integers(1, 11))
+def test_position_embeddings_let_the_head_see_where_a_token_is(seed, n, shift):
+    # the faithful head only sees what a token shows; with tokens=n it also sees where it is,
+    # so shifting the tokens is no longer the same as shifting the logits
+    torch.manual_seed(seed)
+    head = DiscriminatorHead(8, 3, cmap_dim=16, kernel_size=3, tokens=n).double().eval()
+    with torch.no_grad():
+        head.position.normal_()
+    x, c = _inputs(seed, 2, n, 8, 3)
+    shift = 1 + (shift - 1) % (n - 1)
+    shifted = head(torch.roll(x, shift, dims=1), c)
+    assert not torch.allclose(shifted, torch.roll(head(x, c), shift, dims=1))
+    assert head.position.shape == (8, n)
+
+
+def test_position_embeddings_are_trained_and_fix_the_token_count():
+    heads = MultiHeadDiscriminator([8, 8], 3, cmap_dim=16, kernel_size=3, tokens=[5, 7])
+    x, c = [torch.randn(4, 5, 8), torch.randn(4, 7, 8)], torch.randn(4, 3)
+    heads(x, c).square().mean().backward()
+    for head in heads.heads:
+        assert head.position.grad is not None and head.position.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="7"):
+        heads([torch.randn(4, 5, 8), torch.randn(4, 6, 8)], c)
+    with pytest.raises(ValueError, match="tokens names 1 maps"):
+        MultiHeadDiscriminator([8, 8], 3, tokens=[5])
+    with pytest.raises(ValueError, match="tokens must be positive"):
+        DiscriminatorHead(8, 3, tokens=0)
+    # off by default: the faithful heads have no extra parameters
+    assert not any("position" in k for k in MultiHeadDiscriminator([8], 3).state_dict())

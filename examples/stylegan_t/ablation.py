@@ -49,6 +49,11 @@ SUITES: dict[str, dict[str, list[str]]] = {
         "mismatch-noaug-clip3": [*_AUG_OFF, "--d-mismatch-weight", "1", "--clip-weight", "3"],
         "mismatch-noaug-lr1e-3": [*_AUG_OFF, "--d-mismatch-weight", "1", "--lr-g", "0.001", "--lr-d", "0.001"],
     },
+    # Options beyond StyleGAN-T on top of the shapes preset (compare with the paper suite's "full").
+    "levers": {
+        "d-positions": ["--d-positions"],
+        "d-positions-mismatch": ["--d-positions", "--d-mismatch-weight", "1"],
+    },
 }
 
 KEYS = ["all_correct/single_seen", "all_correct/single_heldout", "binding", "position", "shape",

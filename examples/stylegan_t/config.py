@@ -61,6 +61,8 @@ class Config:
         "fp32", "dtype the heads' convs compute in; bf16 roughly halves the heads' cost on CPUs "
         "with bf16 instructions (the backbone, statistics and logits stay fp32; --precision bf16 "
         "already covers the heads)")
+    d_positions: bool = _f(False, "learned per-token position embeddings in the discriminator heads "
+                           "(beyond StyleGAN-T: D can check where the caption puts an object)")
     augment_brightness: float = _f(0.0, "DiffAugment brightness range (0: off)")
     augment_saturation: float = _f(0.0, "DiffAugment saturation range (0: off)")
     augment_contrast: float = _f(0.0, "DiffAugment contrast range (0: off)")

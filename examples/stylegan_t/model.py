@@ -118,7 +118,8 @@ def build_discriminator(cfg: Config, backbone: nn.Module, c_dim: int) -> nn.Modu
     heads = ganblocks.MultiHeadDiscriminator(
         backbone.channels, c_dim, cmap_dim=cfg.d_cmap_dim, kernel_size=cfg.d_kernel_size,
         virtual_batch=cfg.d_virtual_batch,
-        compute_dtype=torch.bfloat16 if cfg.d_head_precision == "bf16" else None)
+        compute_dtype=torch.bfloat16 if cfg.d_head_precision == "bf16" else None,
+        tokens=int(backbone.num_tokens) if cfg.d_positions else None)
     augment = ganblocks.DiffAugment(
         brightness=cfg.augment_brightness, saturation=cfg.augment_saturation,
         contrast=cfg.augment_contrast, translation=cfg.augment_translation,

@@ -61,6 +61,12 @@ class DiscriminatorHead(nn.Module):
     and on CPUs with bf16 instructions this roughly halves the heads' cost
     (`benchmarks/bench_discriminator.py`).
 
+    With ``tokens`` set (beyond StyleGAN-T), a learned embedding $p_t$ per token position is added
+    after the first conv, $h_t = \phi_1(x)_t + p_t$, so the head can tell *where* a token is, not
+    only what it shows: a caption that names a position can then be checked token by token. The
+    head is then no longer equivariant to token shifts, and it takes maps of exactly ``tokens``
+    tokens.
+
     Args:
         channels: Width of the token features.
         c_dim: Width of the conditioning vector (0: unconditional).
@@ -69,6 +75,8 @@ class DiscriminatorHead(nn.Module):
         virtual_batch: Group size of the local batch norm.
         compute_dtype: Dtype the convs compute in (none: the parameters' dtype, or the ambient
             autocast's).
+        tokens: Token count of the maps, for learned position embeddings (none: no position
+            embeddings, any token count, shift-equivariant).
         device: Device of the parameters.
         dtype: Dtype of the parameters.
     """
@@ -82,6 +90,7 @@ class DiscriminatorHead(nn.Module):
         kernel_size: int = 9,
         virtual_batch: int = 8,
         compute_dtype: torch.dtype | None = None,
+        tokens: int | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -99,6 +108,11 @@ class DiscriminatorHead(nn.Module):
         self.residual = _ConvNormAct(channels, kernel_size, virtual_batch, **factory)
         self.out = _CircularConv1d(channels, cmap_dim if c_dim > 0 else 1, 1, **factory)
         self.cmapper = nn.Linear(c_dim, cmap_dim, **factory) if c_dim > 0 else None
+        if tokens is not None and tokens < 1:
+            raise ValueError(f"tokens must be positive (or None for no position embeddings), got {tokens}")
+        self.tokens = tokens
+        self.position = (nn.Parameter(0.02 * torch.randn(channels, tokens, **factory))
+                         if tokens is not None else None)
 
     def forward(
         self, x: Float[Tensor, "b n {self.channels}"], c: Float[Tensor, "b {self.c_dim}"] | None = None
@@ -109,7 +123,7 @@ class DiscriminatorHead(nn.Module):
             x: Token features, one row per token.
             c: Conditioning vectors; may be omitted when ``c_dim == 0``.
         """
-        check_shape("x", x, (None, None, self.channels))
+        check_shape("x", x, (None, self.tokens, self.channels))
         if self.cmapper is not None:
             if c is None:
                 raise ValueError(f"c is required: this head is conditioned on c_dim={self.c_dim}")
@@ -119,6 +133,8 @@ class DiscriminatorHead(nn.Module):
                     if self.compute_dtype is not None else contextlib.nullcontext())
         with autocast:
             h = self.stem(x.transpose(1, 2))
+            if self.position is not None:
+                h = h + self.position
             h = (self.residual(h) + h) * (1 / math.sqrt(2))
             out = self.out(h)
             if self.cmapper is None:
@@ -144,6 +160,8 @@ class MultiHeadDiscriminator(nn.Module):
         compute_dtype: Dtype the heads' convs compute in (e.g. ``torch.bfloat16``; none: the
             parameters' dtype, or the ambient autocast's). Logits are returned in the parameters'
             dtype either way.
+        tokens: Token count of every map (one int) or of each map, for learned position
+            embeddings in the heads (none: off, the faithful shift-equivariant heads).
         device: Device of the parameters.
         dtype: Dtype of the parameters.
     """
@@ -157,6 +175,7 @@ class MultiHeadDiscriminator(nn.Module):
         kernel_size: int = 9,
         virtual_batch: int = 8,
         compute_dtype: torch.dtype | None = None,
+        tokens: int | Sequence[int] | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -165,12 +184,18 @@ class MultiHeadDiscriminator(nn.Module):
             raise ValueError("channels must name at least one feature map")
         self.channels = tuple(int(ch) for ch in channels)
         self.c_dim = c_dim
+        if tokens is None or isinstance(tokens, int):
+            per_map: Sequence[int | None] = [tokens] * len(self.channels)
+        else:
+            per_map = [int(n) for n in tokens]
+            if len(per_map) != len(self.channels):
+                raise ValueError(f"tokens names {len(per_map)} maps but channels names {len(self.channels)}")
         self.heads = nn.ModuleList(
             DiscriminatorHead(
-                ch, c_dim, cmap_dim=cmap_dim, kernel_size=kernel_size,
-                virtual_batch=virtual_batch, compute_dtype=compute_dtype, device=device, dtype=dtype,
+                ch, c_dim, cmap_dim=cmap_dim, kernel_size=kernel_size, virtual_batch=virtual_batch,
+                compute_dtype=compute_dtype, tokens=n, device=device, dtype=dtype,
             )
-            for ch in self.channels
+            for ch, n in zip(self.channels, per_map)
         )
 
     def forward(
