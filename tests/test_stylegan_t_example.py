@@ -177,3 +177,18 @@ def test_saved_config_with_unknown_or_missing_fields_is_refused() -> None:
         Config.from_dict({**saved, "learning_rate": 1.0})
     with pytest.raises(ValueError, match="missing fields"):
         Config.from_dict({k: v for k, v in saved.items() if k != "batch"})
+
+
+def test_saved_config_from_before_an_added_field_still_loads() -> None:
+    import dataclasses
+
+    from config import ADDED_FIELDS, Config, preset
+
+    saved = dataclasses.asdict(preset("shapes"))
+    names = {f.name for f in dataclasses.fields(Config)}
+    assert set(ADDED_FIELDS) <= names
+    for name, value in ADDED_FIELDS.items():
+        old = {k: v for k, v in saved.items() if k != name}
+        assert getattr(Config.from_dict(old), name) == value
+    # a value that was saved wins over the filler
+    assert Config.from_dict({**saved, "d_positions": True}).d_positions is True

@@ -128,16 +128,27 @@ class Config:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "Config":
         """Build a config from a saved dict, refusing unknown and missing fields (a config written
-        by another version would otherwise be read silently with different meanings)."""
+        by another version would otherwise be read silently with different meanings).
+
+        Fields added after a config format was in use (``ADDED_FIELDS``) are the exception: a
+        saved config without one gets the value that reproduces how it was trained, so older
+        run folders still resume, generate and evaluate."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:
             raise ValueError(f"unknown config fields {unknown}; known fields: {sorted(names)}")
+        values = {**{k: v for k, v in ADDED_FIELDS.items() if k not in values}, **values}
         missing = sorted(names - set(values))
         if missing:
             raise ValueError(f"config is missing fields {missing}; it was written by another "
                              "version of the example")
         return cls(**values)
+
+
+# Fields added to the config after run folders without them existed, each with the value that
+# means "as before the field existed". Add a field here when it is added to `Config` with a
+# default that changes nothing.
+ADDED_FIELDS: dict[str, Any] = {"d_positions": False}
 
 
 # --8<-- [start:presets]
