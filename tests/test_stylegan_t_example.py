@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -64,6 +65,27 @@ def test_generate_writes_named_pngs_and_grid(tmp_path: Path) -> None:
     G, cfg = load_generator(tmp_path / "run")
     x = G.generate(["a red circle in the center"] * 2, [5, 5])
     assert x.shape == (2, 3, 32, 32) and torch.equal(x[0], x[1])
+
+
+@pytest.mark.slow
+def test_diagnose_checks_report_placement_and_critics(tmp_path: Path, capsys) -> None:
+    import diagnose
+
+    train("--steps", "1", "--out", str(tmp_path / "run"))
+    diagnose.main(["where", str(tmp_path / "run"), "--prompts", "9", "--out", str(tmp_path / "where.json")])
+    where = json.loads((tmp_path / "where.json").read_text())
+    assert where["prompts"] == 9 and 0 <= where["position"] <= 1 and set(where["cells"]) == set(diagnose.CELL_NAMES)
+    assert sum(sum(v.values()) for v in where["cells"].values()) == where["drawn"]
+    diagnose.main(["critics", str(tmp_path / "run"), "--images", "16", "--out", str(tmp_path / "critics.json")])
+    critics = json.loads((tmp_path / "critics.json").read_text())
+    assert {"colour", "shape", "cell"} <= set(critics)
+    for r in critics.values():
+        assert 0 <= r["d_prefers_true"] <= 1 and 0 <= r["clip_prefers_true"] <= 1 and r["images"] >= 1
+    diagnose.main(["supervised", "--config-from", str(tmp_path / "run"), "--steps", "3", "--batch", "8",
+                   "--prompts", "9", "--out", str(tmp_path / "sup.json")])
+    sup = json.loads((tmp_path / "sup.json").read_text())
+    assert sup["steps"] == 3 and sup["prompts"] == 9 and np.isfinite(sup["loss_last"])
+    assert "cells drawn" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("script,args,needle", [
@@ -132,6 +154,9 @@ def test_preset_generator_parameter_counts_match_spec(name: str, res: int, expec
     ("evaluate", ["--checkpoint", "/nonexistent/run"], "/nonexistent/run"),
     ("evaluate", ["--checkpoint", "/nonexistent/run", "--samples", "3"], "--samples"),
     ("generate", ["--checkpoint", "/nonexistent/run", "--prompt", "x", "--batch", "-1"], "--batch must be positive"),
+    ("diagnose", ["where", "/nonexistent/run"], "/nonexistent/run"),
+    ("diagnose", ["critics", "/nonexistent/run"], "/nonexistent/run"),
+    ("diagnose", ["supervised", "--steps", "0"], "--steps must be positive"),
     ("ablation", ["--steps", "-1"], "must be positive"),
     ("ablation", ["--suite", "huge"], "invalid choice"),
     ("ablation", ["--arms", "nope"], "unknown arms"),
