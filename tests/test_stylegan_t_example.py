@@ -217,3 +217,27 @@ def test_saved_config_from_before_an_added_field_still_loads() -> None:
         assert getattr(Config.from_dict(old), name) == value
     # a value that was saved wins over the filler
     assert Config.from_dict({**saved, "d_positions": True}).d_positions is True
+
+
+def test_reconstruction_weight_fades_linearly_and_is_validated() -> None:
+    from config import preset
+    from step import recon_weight
+
+    cfg = preset("shapes", g_recon_weight=4.0, g_recon_fade_kimg=10.0)
+    assert [recon_weight(cfg, n) for n in (0, 5000, 10000, 20000)] == [4.0, 2.0, 0.0, 0.0]
+    assert recon_weight(preset("shapes"), 0) == 0.0  # off by default: the StyleGAN-T loss
+    with pytest.raises(ValueError, match="g_recon_weight"):
+        preset("shapes", g_recon_weight=-1.0)
+    with pytest.raises(ValueError, match="g_recon_fade_kimg"):
+        preset("shapes", g_recon_fade_kimg=0.0)
+
+
+@pytest.mark.slow
+def test_reconstruction_term_is_trained_and_logged_in_stage_1_only(tmp_path: Path) -> None:
+    train("--steps", "4", "--g-recon-weight", "2", "--g-recon-fade-kimg", "0.032", "--out", str(tmp_path / "run"))
+    lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    steps = [x for x in lines if "loss_rec" in x]
+    stage1 = [x for x in steps if x["stage"] == "generator"]
+    assert [x["recon_weight"] for x in stage1] == pytest.approx([2.0, 1.5, 1.0][:len(stage1)])
+    assert all(x["loss_rec"] > 0 for x in stage1)
+    assert all(x["loss_rec"] == 0 and x["recon_weight"] == 0 for x in steps if x["stage"] == "text-encoder")

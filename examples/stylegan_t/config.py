@@ -63,6 +63,10 @@ class Config:
         "already covers the heads)")
     d_positions: bool = _f(False, "learned per-token position embeddings in the discriminator heads "
                            "(beyond StyleGAN-T: D can check where the caption puts an object)")
+    g_recon_weight: float = _f(0.0, "stage 1: weight of a pixel L2 loss between G(z, caption) and the caption's "
+                               "real image, fading linearly to 0 over --g-recon-fade-kimg (beyond StyleGAN-T: "
+                               "for data whose captions fix the layout, like ShapesT2I; 0: off)")
+    g_recon_fade_kimg: float = _f(50.0, "thousands of images over which --g-recon-weight fades to 0")
     augment_brightness: float = _f(0.0, "DiffAugment brightness range (0: off)")
     augment_saturation: float = _f(0.0, "DiffAugment saturation range (0: off)")
     augment_contrast: float = _f(0.0, "DiffAugment contrast range (0: off)")
@@ -112,11 +116,14 @@ class Config:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         for name in ("num_res_blocks", "num_workers", "max_restores", "eval_every", "sample_every",
-                     "checkpoint_every", "lr_g", "lr_d", "lr_text", "clip_weight", "clip_weight_stage2"):
+                     "checkpoint_every", "lr_g", "lr_d", "lr_text", "clip_weight", "clip_weight_stage2",
+                     "g_recon_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.batch_per_device is not None and self.batch_per_device <= 0:
             raise ValueError(f"batch_per_device must be positive, got {self.batch_per_device}")
+        if self.g_recon_fade_kimg <= 0:
+            raise ValueError(f"g_recon_fade_kimg must be positive, got {self.g_recon_fade_kimg}")
         if not 0.0 <= self.stage2_fraction < 1.0:
             raise ValueError(f"stage2_fraction must be in [0, 1), got {self.stage2_fraction}")
         if self.shapes_max_objects not in (1, 2):
@@ -148,7 +155,7 @@ class Config:
 # Fields added to the config after run folders without them existed, each with the value that
 # means "as before the field existed". Add a field here when it is added to `Config` with a
 # default that changes nothing.
-ADDED_FIELDS: dict[str, Any] = {"d_positions": False}
+ADDED_FIELDS: dict[str, Any] = {"d_positions": False, "g_recon_weight": 0.0, "g_recon_fade_kimg": 50.0}
 
 
 # --8<-- [start:presets]

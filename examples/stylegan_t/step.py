@@ -50,6 +50,12 @@ class DiscriminatorLoss(nn.Module):
                 ganblocks.hinge_d_loss_fake(fake_logits.float()), mismatch)
 
 
+def recon_weight(cfg: Config, images_seen: int) -> float:
+    """Weight of the stage-1 reconstruction term: ``g_recon_weight``, fading linearly to 0 at
+    ``g_recon_fade_kimg``."""
+    return cfg.g_recon_weight * max(0.0, 1.0 - images_seen / (1000.0 * cfg.g_recon_fade_kimg))
+
+
 def set_trainable(module: nn.Module, flag: bool) -> None:
     for p in module.parameters():
         p.requires_grad_(flag)
@@ -150,11 +156,13 @@ class TrainStep:
 
     def generator(self, g_step: nn.Module, opt: torch.optim.Optimizer, trained: list[nn.Parameter],
                   batches: list[Batch], *, step: int, sigma: float, restores: int, clip_weight: float,
-                  text_encoder: bool) -> tuple[list[float], str]:
-        """The G step on the D step's batches (stage 2: through the text encoder): losses [G, CLIP], outcome."""
+                  text_encoder: bool, recon_weight: float = 0.0) -> tuple[list[float], str]:
+        """The G step on the D step's batches (stage 2: through the text encoder): losses [G, CLIP,
+        reconstruction], outcome. The reconstruction term (``recon_weight > 0``) is the mean squared
+        pixel error between each fake and the real image of its caption."""
         opt.zero_grad(set_to_none=True)
         set_trainable(self.D.heads, False)
-        stats = [0.0, 0.0]
+        stats = [0.0, 0.0, 0.0]
         for r, (slot, reals, captions, c, c_g) in enumerate(batches):
             seed_slot(self.cfg.seed, step, slot, 1, restores)
             z = torch.randn(reals.shape[0], self.cfg.z_dim, device=self.device)
@@ -168,9 +176,12 @@ class TrainStep:
                     # the CLIP image tower runs in the autocast precision, its distance in fp32
                     loss_clip = (self.guidance(fakes, c) if clip_weight > 0
                                  else torch.zeros((), device=self.device))
-                self._backward((loss_g + clip_weight * loss_clip) / self.accum)
+                loss_rec = ((fakes.float() - reals).square().mean() if recon_weight > 0
+                            else torch.zeros((), device=self.device))
+                self._backward((loss_g + clip_weight * loss_clip + recon_weight * loss_rec) / self.accum)
             stats[0] += loss_g.item() / self.accum
             stats[1] += loss_clip.item() / self.accum
+            stats[2] += loss_rec.item() / self.accum
         stats, loss_ok = self._mean_over_ranks(stats)
         outcome = self._apply(opt, trained, loss_ok)
         if self.scaler is not None:

@@ -45,7 +45,7 @@ from model import (  # noqa: E402
     build_discriminator, build_generator, count_parameters, create_dino, create_frozen_clip,
 )
 from runtime import SpectralNormSteps, StopSignals, agree, autocast_for, setup_distributed  # noqa: E402
-from step import DiscriminatorLoss, Progress, TrainStep, set_trainable  # noqa: E402
+from step import DiscriminatorLoss, Progress, TrainStep, recon_weight, set_trainable  # noqa: E402
 from superres import carry_over, superres_trainable  # noqa: E402
 
 STAGES = ("all", "generator", "text-encoder", "superres")
@@ -318,10 +318,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             step = prog.step
             sigma = ganblocks.blur_sigma(prog.images_seen, sigma_start=cfg.blur_sigma, fade_kimg=cfg.blur_fade_kimg)
             spectral.step()  # one power iteration of D's spectral norms per step
+            rec_w = recon_weight(cfg, prog.images_seen) if prog.stage == "generator" else 0.0
 
             d_stats, batches, ok_d = it.discriminator(d_loss_mod, opt_d, step=step, sigma=sigma, restores=prog.restores)
             g_stats, ok_g = it.generator(g_step, opt_gen, g_trained, batches, step=step, sigma=sigma, restores=prog.restores,
-                                         clip_weight=clip_w, text_encoder=prog.stage == "text-encoder")
+                                         clip_weight=clip_w, text_encoder=prog.stage == "text-encoder",
+                                         recon_weight=rec_w)
 
             prog.images_seen += cfg.batch
             prog.step += 1
@@ -342,8 +344,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
             # Logging, evaluation, samples, checkpoints (rank 0 writes; every rank saves together).
             n_window += cfg.batch
-            last = dict(zip(("loss_d_real", "loss_d_fake", "loss_d_mismatch", "loss_g", "loss_clip"), (*d_stats, *g_stats)))
-            last["blur_sigma"] = sigma
+            last = dict(zip(("loss_d_real", "loss_d_fake", "loss_d_mismatch", "loss_g", "loss_clip", "loss_rec"),
+                            (*d_stats, *g_stats)))
+            last["blur_sigma"], last["recon_weight"] = sigma, rec_w
             if progress is not None:
                 progress.update(1)
             if prog.step % cfg.log_every == 0 and distinfo.main:
