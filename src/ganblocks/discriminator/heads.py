@@ -62,7 +62,7 @@ class DiscriminatorHead(nn.Module):
     (`benchmarks/bench_discriminator.py`).
 
     With ``tokens`` set (beyond StyleGAN-T), a learned embedding $p_t$ per token position is added
-    after the first conv, $h_t = \phi_1(x)_t + p_t$, so the head can tell *where* a token is, not
+    after the first conv, $h_t = \\phi_1(x)_t + p_t$, so the head can tell *where* a token is, not
     only what it shows: a caption that names a position can then be checked token by token. The
     head is then no longer equivariant to token shifts, and it takes maps of exactly ``tokens``
     tokens.
