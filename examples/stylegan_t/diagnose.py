@@ -35,7 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from config import Config, preset  # noqa: E402
 
-CELL_NAMES = ["top left", "top", "top right", "left", "center", "right", "bottom left", "bottom", "bottom right"]
+from ganblocks.data import CELLS, SHAPES  # noqa: E402
+
+CELL_NAMES = list(CELLS)  # row by row, so cell i is at row i // 3, column i % 3
 
 
 def placement(G: torch.nn.Module, *, prompts: int, seed: int = 5) -> dict[str, Any]:
@@ -54,7 +56,7 @@ def placement(G: torch.nn.Module, *, prompts: int, seed: int = 5) -> dict[str, A
     cells: dict[str, dict[str, int]] = {c: dict(collections.Counter(o.found_cell for o in drawn if o.cell == c))
                                         for c in CELL_NAMES}
     shapes = {s: dict(collections.Counter(o.found_shape for o in drawn if o.shape == s))
-              for s in ("circle", "square", "triangle")}
+              for s in SHAPES}
     return {
         "prompts": len(objects), "drawn": len(drawn),
         "position": sum(o.position_hit for o in objects) / len(objects),
@@ -98,8 +100,8 @@ def critics(run: Path, *, images: int, seed: int = 3) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     out: dict[str, Any] = {}
     with torch.no_grad():
-        true_text = clip.encode_text(list(captions))
-        d_true, cos_true = D(x, true_text).mean(1), (clip.encode_image(x) * true_text).sum(1)
+        true_text, image_embeds = clip.encode_text(list(captions)), clip.encode_image(x)
+        d_true, cos_true = D(x, true_text).mean(1), (image_embeds * true_text).sum(1)
         for kind in EDIT_KINDS:
             keep, texts = [], []
             for i, caption in enumerate(captions):
@@ -114,7 +116,7 @@ def critics(run: Path, *, images: int, seed: int = 3) -> dict[str, Any]:
                 continue
             edited = clip.encode_text(texts)
             d_edit = D(x[keep], edited).mean(1)
-            cos_edit = (clip.encode_image(x[keep]) * edited).sum(1)
+            cos_edit = (image_embeds[keep] * edited).sum(1)
             out[kind] = {"images": len(keep),
                          "d_prefers_true": float((d_true[keep] > d_edit).float().mean()),
                          "clip_prefers_true": float((cos_true[keep] > cos_edit).float().mean()),
@@ -129,12 +131,14 @@ def supervised(cfg: Config, *, steps: int, batch: int, prompts: int, lr: float) 
     from ganblocks.data import uint8_to_float
     from model import build_generator, create_frozen_clip
 
+    if steps < 1:
+        raise ValueError(f"steps must be positive, got {steps}")
     torch.manual_seed(cfg.seed)
     G = build_generator(cfg, create_frozen_clip(cfg)).train()
     G.text_encoder.requires_grad_(False)
     source = create_batch_source(cfg, rank=0, world=1, per_device=batch, accum=1)
     opt = torch.optim.Adam([p for p in G.parameters() if p.requires_grad], lr=lr, betas=(cfg.adam_beta1, cfg.adam_beta2))
-    start, losses = time.perf_counter(), []
+    start, first = time.perf_counter(), None
     for step in range(steps):
         pixels, captions = source.batch(step, 0)
         with torch.no_grad():
@@ -143,10 +147,10 @@ def supervised(cfg: Config, *, steps: int, batch: int, prompts: int, lr: float) 
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        losses.append(loss.item())
+        first = loss.item() if first is None else first
     G.eval()
     return {"steps": steps, "batch": batch, "kimg": steps * batch / 1000, "seconds": time.perf_counter() - start,
-            "loss_first": losses[0] if losses else None, "loss_last": losses[-1] if losses else None,
+            "loss_first": first, "loss_last": loss.item(),
             **placement(G, prompts=prompts)}
 
 

@@ -52,8 +52,8 @@ class DiscriminatorLoss(nn.Module):
 
 def recon_weight(cfg: Config, images_seen: int) -> float:
     """Weight of the stage-1 reconstruction term: ``g_recon_weight``, fading linearly to 0 at
-    ``g_recon_fade_kimg``."""
-    return cfg.g_recon_weight * max(0.0, 1.0 - images_seen / (1000.0 * cfg.g_recon_fade_kimg))
+    ``g_recon_fade_kimg`` (the same linear fade as the discriminator's blur width)."""
+    return ganblocks.blur_sigma(images_seen, sigma_start=cfg.g_recon_weight, fade_kimg=cfg.g_recon_fade_kimg)
 
 
 def set_trainable(module: nn.Module, flag: bool) -> None:
