@@ -31,6 +31,10 @@ from .generator import (
     synthesis_layout as synthesis_layout,
     SynthesisBlock as SynthesisBlock,
     SynthesisNetwork as SynthesisNetwork,
+    attention as attention,
+    grid_positions as grid_positions,
+    TextCrossAttention as TextCrossAttention,
+    SpatialSelfAttention as SpatialSelfAttention,
 )
 # --- end generator blocks ---
 
@@ -57,6 +61,7 @@ from .losses import (
 )
 from .backbones import (
     CLIPTextEncoder as CLIPTextEncoder,
+    TextEncoding as TextEncoding,
     FrozenCLIP as FrozenCLIP,
     ViTFeatureExtractor as ViTFeatureExtractor,
     create_clip as create_clip,
@@ -151,6 +156,10 @@ __all__: list[str] = [
     "synthesis_layout",
     "SynthesisBlock",
     "SynthesisNetwork",
+    "attention",
+    "grid_positions",
+    "TextCrossAttention",
+    "SpatialSelfAttention",
     "ShapesT2I",
     "EvalPrompt",
     "make_eval_prompts",
@@ -179,6 +188,7 @@ __all__: list[str] = [
     "hinge_g_loss",
     "spherical_distance",
     "CLIPTextEncoder",
+    "TextEncoding",
     "FrozenCLIP",
     "ViTFeatureExtractor",
     "create_clip",
