@@ -25,7 +25,7 @@ def _count(module):
     return sum(p.numel() for p in module.parameters())
 
 
-# SPEC.md section 1: parameters (mapping + synthesis) of the release, in millions.
+# StyleGAN-T's generator sizes: parameters (mapping + synthesis) of the release, in millions.
 @pytest.mark.parametrize("preset,resolution,millions", [
     ("full", 64, 975.6), ("full", 256, 1016.4), ("full", 512, 1020.5),
     ("lite", 64, 74.56), ("lite", 256, 85.70), ("lite", 512, 87.04),

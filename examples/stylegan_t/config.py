@@ -160,7 +160,7 @@ ADDED_FIELDS: dict[str, Any] = {"d_positions": False, "g_recon_weight": 0.0, "g_
 
 # --8<-- [start:presets]
 # Presets: overrides of the defaults above. `shapes` is the CPU default on ShapesT2I; `small`,
-# `lite` and `full` are SPEC.md's generator sizes with the real pretrained networks.
+# `lite` and `full` are the paper's generator sizes with the real pretrained networks.
 _REAL = dict(d_mismatch_weight=0.0, clip_pretrain_steps=0, blur_sigma=32.0, blur_fade_kimg=1000.0,
              augment_brightness=0.5, augment_saturation=1.0, augment_contrast=0.5,
              augment_translation=0.125, augment_cutout=0.2,clip_model="ViT-L-14", clip_weights="openai", dino_model="vit_small_patch16_224.dino",

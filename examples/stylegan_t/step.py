@@ -1,4 +1,4 @@
-"""One StyleGAN-T training iteration: a discriminator step, then a generator step (SPEC §4).
+"""One StyleGAN-T training iteration: a discriminator step, then a generator step.
 
 Losses are means over the *global* batch: each device's mean is divided by the accumulation
 rounds and DDP averages over devices, so the gradient does not depend on how the batch is split.

@@ -1,8 +1,8 @@
 """A frozen CLIP: caption embeddings for the generator and D, image embeddings for the guidance loss.
 
 StyleGAN-T conditions everything on the pooled, unit-norm CLIP ViT-L/14 text embedding, and
-scores generated images with the same CLIP's image tower (SPEC §1, §3). The generator fine-tunes
-its own copy of the text tower in stage 2 (SPEC §4):
+scores generated images with the same CLIP's image tower (the CLIP guidance loss). The generator
+fine-tunes its own copy of the text tower in the second training stage:
 [`FrozenCLIP.text_encoder_copy`][ganblocks.backbones.clip.FrozenCLIP.text_encoder_copy].
 """
 
@@ -211,7 +211,7 @@ class FrozenCLIP(nn.Module):
         return self.model.encode_image(x, normalize=True)
 
     def text_encoder_copy(self) -> CLIPTextEncoder:
-        """An independent, trainable deep copy of the text tower (the generator's, SPEC §4)."""
+        """An independent, trainable deep copy of the text tower (the generator's, trained in stage 2)."""
         return CLIPTextEncoder(self.model, self.tokenizer).to(self.mean.device)
 
 

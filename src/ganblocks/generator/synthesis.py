@@ -57,7 +57,8 @@ SYNTHESIS_PRESETS: Mapping[str, SynthesisPreset] = types.MappingProxyType({
     "small": SynthesisPreset(16384, 256, 1),
     "tiny": SynthesisPreset(2048, 32, 1, num_groups=4),
 })
-"""The paper's presets (`full`, `lite`, `small`) and `tiny`, ours, for CPU runs and tests."""
+"""The paper's presets (`full`, `lite`, `small`) and `tiny`, ours, for quick CPU runs and tests
+(the StyleGAN-T example's CPU preset, `shapes`, sets its own widths)."""
 
 
 def synthesis_layout(
