@@ -45,15 +45,20 @@ def image_grid(
     images: Float[Tensor, "b 3 h w"] | UInt8[Tensor, "b 3 h w"], *, nrow: int | None = None, padding: int = 2
 ) -> UInt8[Tensor, "3 gh gw"]:
     """One ``uint8`` image of ``images`` in rows of ``nrow`` (default: a near-square grid),
-    separated by ``padding`` black pixels."""
-    from torchvision.utils import make_grid
-
+    with ``padding`` black pixels around and between them."""
     if images.shape[0] == 0:
         raise ValueError("no images to put in a grid")
     nrow = nrow or math.ceil(math.sqrt(images.shape[0]))
-    if nrow < 1:
-        raise ValueError(f"nrow must be positive, got {nrow}")
-    return make_grid(to_uint8(images).cpu(), nrow=nrow, padding=padding)
+    if nrow < 1 or padding < 0:
+        raise ValueError(f"nrow must be positive and padding >= 0, got {nrow} and {padding}")
+    pixels = to_uint8(images).cpu()
+    b, c, h, w = pixels.shape
+    rows, cols = math.ceil(b / nrow), min(b, nrow)
+    grid = torch.zeros(c, rows * (h + padding) + padding, cols * (w + padding) + padding, dtype=torch.uint8)
+    for i in range(b):
+        y, x = padding + (i // nrow) * (h + padding), padding + (i % nrow) * (w + padding)
+        grid[:, y:y + h, x:x + w] = pixels[i]
+    return grid
 
 
 def save_grid(
