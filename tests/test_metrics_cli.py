@@ -75,6 +75,38 @@ def test_example_evaluate_adds_the_metrics_to_its_report(run_dir: Path, capsys: 
     assert report["clip_model"] == "tiny (random weights, seed 0)"
 
 
+def test_an_image_folder_is_a_reference(run_dir: Path, tmp_path: Path) -> None:
+    from data_samples import write_folder
+
+    write_folder(tmp_path / "mine", n=10)
+    out = tmp_path / "report.json"
+    main(["--checkpoint", str(run_dir), "--data", str(tmp_path / "mine"), "--metrics", "fd_dino,clip",
+          "--samples", "8", "--dino-model", "tiny", "--dino-weights", "none", "--batch", "4",
+          "--cache-dir", str(tmp_path / "cache"), "--out", str(out)])
+    report = json.loads(out.read_text())
+    assert report["reference"].startswith("folder-mine-") and report["data"] == str(tmp_path / "mine")
+    assert report["fd_dino"] > 0 and -1 <= report["clip_score"] <= 1
+    assert list((tmp_path / "cache").glob("folder-mine-*__dino-tiny-*__32px__n8.safetensors"))
+
+
+def test_bad_reference_folders_fail_with_one_line(run_dir: Path, capsys: pytest.CaptureFixture,
+                                                  tmp_path: Path) -> None:
+    from data_samples import write_folder, write_shards
+
+    write_folder(tmp_path / "few", n=3)
+    (tmp_path / "shards").mkdir()
+    write_shards(tmp_path / "shards", [2])
+    (tmp_path / "plain").mkdir()
+    common = ["--checkpoint", str(run_dir), "--metrics", "clip", "--samples", "4"]
+    for data, needle in ((tmp_path / "nowhere", "no such file or folder"),
+                         (tmp_path / "shards", "shards cannot be a metrics reference"),
+                         (tmp_path / "plain", "neither an image folder"),
+                         (tmp_path / "few", "has 3 captioned images, fewer than the 4 samples")):
+        err = _error(capsys, *common, "--data", str(data))
+        assert "error:" in err
+        assert needle in err and str(data) in err, err
+
+
 def test_too_few_samples_and_unknown_metrics_fail_with_one_line(capsys: pytest.CaptureFixture) -> None:
     def error(*argv: str) -> str:
         return _error(capsys, "--checkpoint", ".", *argv)

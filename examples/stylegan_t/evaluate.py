@@ -34,8 +34,10 @@ def _generate(G: nn.Module, prompts: list[str], seeds: list[int], device: torch.
 
 
 def to_uint8(images: Tensor) -> Tensor:
-    """Images in [-1, 1] to uint8 [0, 255]."""
-    return ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    """Raw generator images to uint8 [0, 255], clamped to [-1, 1] first (``ganblocks.to_uint8``)."""
+    from ganblocks import to_uint8 as clamp_to_uint8
+
+    return clamp_to_uint8(images)
 
 
 def grid_prompts(cfg: Config) -> list[str]:
@@ -49,17 +51,12 @@ def grid_prompts(cfg: Config) -> list[str]:
 
 def save_sample_grid(G: nn.Module, cfg: Config, path: Path, device: torch.device) -> Path:
     """A grid PNG: one row per fixed prompt, one column per seed; prompts listed beside it."""
-    from PIL import Image
-    from torchvision.utils import make_grid
+    from ganblocks import save_grid
 
     prompts = grid_prompts(cfg)
     seeds = list(range(GRID_SEEDS))
     images = _generate(G, [p for p in prompts for _ in seeds], seeds * len(prompts), device)
-    grid = make_grid(to_uint8(images), nrow=len(seeds), padding=2)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    scale = max(1, 128 // cfg.resolution)
-    img = Image.fromarray(grid.permute(1, 2, 0).numpy())
-    img.resize((img.width * scale, img.height * scale), Image.NEAREST).save(path)
+    save_grid(images, path, nrow=len(seeds), scale=max(1, 128 // cfg.resolution))
     path.with_suffix(".txt").write_text("\n".join(f"row {i}: {p}" for i, p in enumerate(prompts)) + "\n")
     return path
 

@@ -4,17 +4,20 @@
         --seeds 0-15 --truncation 0.7 --out out/
 
 Writes ``p{prompt index}_s{seed}.png`` per (prompt, seed) and ``grid.png`` (a row per prompt).
+Export the EMA generator as a shareable folder (model.safetensors, config.json, README.md model
+card), which any script loads with ``ganblocks.TextToImageGenerator.from_pretrained(DIR)``:
 
-Python API::
+    python examples/stylegan_t/generate.py --checkpoint runs/x --export-model models/x
 
-    from generate import load_generator
-    G, cfg = load_generator("runs/x")          # the EMA generator, in eval mode
+Python API (no example code needed)::
+
+    from ganblocks import TextToImageGenerator, save_grid
+    G = TextToImageGenerator.from_pretrained("runs/x")   # the EMA generator, in eval mode
     images = G.generate(["a blue square at the top"] * 4, seeds=[0, 1, 2, 3], truncation_psi=0.7)
-    # images: float tensor [4, 3, R, R] in [-1, 1]
+    save_grid(images, "grid.png")   # images: float [4, 3, R, R], raw (about [-1, 1]; clamped when saved)
 """
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -47,20 +50,33 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def load_generator(checkpoint: str | Path, *, device: str | torch.device = "cpu") -> tuple[nn.Module, Config]:
-    """The EMA generator of a run folder (its latest checkpoint) or of one checkpoint folder.
+    """The EMA generator of a run folder (its latest checkpoint) or of one checkpoint folder, and
+    the run's config.
 
-    Only the generator's weights are read (safetensors); the frozen networks are not needed:
-    the generator carries its own text encoder.
+    The generator is ``ganblocks.TextToImageGenerator.from_run(checkpoint)``: only its weights
+    are read (safetensors); the frozen networks are not needed, the generator carries its own
+    text encoder.
     """
-    from ganblocks.training import load_checkpoint, read_checkpoint_meta
-    from model import build_generator, create_frozen_clip
+    from ganblocks import TextToImageGenerator
+    from ganblocks.training import read_checkpoint_meta
 
-    meta = read_checkpoint_meta(checkpoint)
-    cfg = Config.from_dict(meta["config"])
-    clip = create_frozen_clip(dataclasses.replace(cfg, clip_weights=None))  # architecture only
-    G = build_generator(cfg, clip)
-    load_checkpoint(checkpoint, modules={"G_ema": G}, optimizers={}, restore_rng=False)
-    return G.to(device).eval().requires_grad_(False), cfg
+    cfg = Config.from_dict(read_checkpoint_meta(checkpoint)["config"])
+    return TextToImageGenerator.from_run(checkpoint, device=device), cfg
+
+
+def export(checkpoint: Path, folder: Path) -> None:
+    """Save the EMA generator of a run (or checkpoint) folder to ``folder`` with its model card."""
+    if folder.exists() and not folder.is_dir():
+        print(f"error: --export-model {folder} is a file; pass a folder to write the model into", file=sys.stderr)
+        raise SystemExit(2)
+    try:
+        G, _ = load_generator(checkpoint)
+    except Exception as e:  # a user-facing tool: one line, no traceback wall
+        print(f"error: cannot load a generator from {checkpoint}: {e}", file=sys.stderr)
+        raise SystemExit(2)
+    G.save_pretrained(folder)
+    print(f"wrote {folder} (model.safetensors, config.json, README.md); load it with "
+          f"ganblocks.TextToImageGenerator.from_pretrained({str(folder)!r})")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -74,7 +90,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, default=Path("generated"), help="output folder (default ./generated)")
     p.add_argument("--batch", type=int, default=32, help="images per forward pass")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--export-model", type=Path, default=None, metavar="DIR",
+                   help="instead of generating, save the generator to DIR for sharing (model.safetensors, "
+                   "config.json, README.md model card); load it with TextToImageGenerator.from_pretrained")
     args = p.parse_args(argv)
+    if args.export_model is not None:
+        export(args.checkpoint, args.export_model)
+        return
 
     prompts = list(args.prompt)
     if args.prompts_file is not None:
@@ -96,9 +118,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2)
 
     from PIL import Image
-    from torchvision.utils import make_grid
 
-    from evaluate import to_uint8
+    from ganblocks import save_grid, to_uint8
 
     pairs = [(i, s) for i in range(len(prompts)) for s in seeds]
     args.out.mkdir(parents=True, exist_ok=True)
@@ -110,8 +131,7 @@ def main(argv: list[str] | None = None) -> None:
         for (i, s), img in zip(chunk, batch):
             Image.fromarray(img.permute(1, 2, 0).numpy()).save(args.out / f"p{i}_s{s}.png")
         images.append(batch)
-    grid = make_grid(torch.cat(images), nrow=len(seeds), padding=2)
-    Image.fromarray(grid.permute(1, 2, 0).numpy()).save(args.out / "grid.png")
+    save_grid(torch.cat(images), args.out / "grid.png", nrow=len(seeds))
     print(f"wrote {len(pairs)} images and grid.png to {args.out}")
 
 

@@ -3,14 +3,15 @@
 - ``FrozenCLIP``: the frozen text/image encoder. It embeds captions for the discriminator and the
   CLIP guidance loss, and is the source of the generator's own (trainable in stage 2) copy of
   its text tower.
-- ``Generator``: text encoder copy -> c; mapping(z, c) -> w = [MLP(z), c]; synthesis(w) -> image.
+- ``build_generator``: the library's ``TextToImageGenerator`` (text encoder copy -> c;
+  mapping(z, c) -> w = [MLP(z), c]; synthesis(w) -> image), its text encoder copied from the CLIP.
 - ``DINOFeatureDiscriminator``: frozen ViT feature network + trainable multi-head discriminator.
 """
 
-from collections.abc import Sequence
+import dataclasses
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 import ganblocks
 from config import Config
@@ -55,62 +56,18 @@ def create_dino(cfg: Config, clip: "ganblocks.FrozenCLIP", device: torch.device 
     return net.to(device)
 
 
-class Generator(nn.Module):
-    """StyleGAN-T's generator: $G(z, \\text{prompt}) = \\text{synthesis}([\\text{MLP}(z), E(\\text{prompt})])$.
-
-    Args:
-        text_encoder: The generator's own text encoder (trainable in stage 2).
-        mapping: Latent mapping with the text bypass, running mean and truncation.
-        synthesis: The synthesis network.
-    """
-
-    def __init__(self, text_encoder: nn.Module, mapping: nn.Module, synthesis: nn.Module) -> None:
-        super().__init__()
-        self.text_encoder = text_encoder
-        self.mapping = mapping
-        self.synthesis = synthesis
-        self.z_dim = mapping.z_dim
-        self.resolution = synthesis.resolution
-
-    def encode_text(self, prompts: Sequence[str]) -> Tensor:
-        """Unit-norm text embeddings of the generator's own text encoder."""
-        return self.text_encoder(list(prompts))
-
-    def forward(self, z: Tensor, c: Tensor | None, *, prompts: Sequence[str] | None = None,
-                truncation_psi: float = 1.0, noise_mode: str = "random",
-                update_avg: bool | None = None) -> Tensor:
-        """Images in [-1, 1] for latents ``z`` and text embeddings ``c`` (or ``prompts``, encoded
-        here, which lets gradients reach the text encoder inside one forward call)."""
-        if (c is None) == (prompts is None):
-            raise ValueError("pass exactly one of c (text embeddings) and prompts")
-        if c is None:
-            c = self.encode_text(prompts)
-        w = self.mapping(z, c, truncation_psi=truncation_psi, update_avg=update_avg)
-        return self.synthesis(w, noise_mode=noise_mode)
-
-    @torch.no_grad()
-    def generate(self, prompts: Sequence[str], seeds: Sequence[int], *,
-                 truncation_psi: float = 1.0) -> Tensor:
-        """One image per (prompt, seed) pair: seed ``s`` always gives the same ``z``."""
-        if len(prompts) != len(seeds):
-            raise ValueError(f"got {len(prompts)} prompts and {len(seeds)} seeds; pass one seed per prompt")
-        device = next(self.parameters()).device
-        z = torch.stack([torch.randn(self.z_dim, generator=torch.Generator().manual_seed(int(s)))
-                         for s in seeds]).to(device)
-        c = self.encode_text(prompts)
-        return self(z, c, truncation_psi=truncation_psi, noise_mode="const", update_avg=False)
+Generator = ganblocks.TextToImageGenerator
+"""The generator class (the library's): text encoder -> c; mapping(z, c) -> w; synthesis(w)."""
 
 
 # --8<-- [start:build]
-def build_generator(cfg: Config, clip: "ganblocks.FrozenCLIP") -> Generator:
-    """The generator of a config; its text encoder starts as a copy of the frozen CLIP's."""
-    text_encoder = clip.text_encoder_copy()
-    mapping = ganblocks.MappingNetwork(cfg.z_dim, clip.embed_dim)
-    synthesis = ganblocks.SynthesisNetwork(
-        mapping.w_dim, cfg.resolution, channel_base=cfg.channel_base,
-        channel_max=cfg.channel_max, num_res_blocks=cfg.num_res_blocks, residual=cfg.residual,
-        modulation=cfg.modulation)
-    return Generator(text_encoder, mapping, synthesis)
+def build_generator(cfg: Config, clip: "ganblocks.FrozenCLIP") -> "ganblocks.TextToImageGenerator":
+    """The generator of a config; its text encoder starts as a copy of the frozen CLIP's.
+
+    The architecture is read from the run config by ``GeneratorConfig.from_run_config``, the
+    same reading ``TextToImageGenerator.from_run`` does when a run is loaded later."""
+    arch = ganblocks.GeneratorConfig.from_run_config(dataclasses.asdict(cfg))
+    return ganblocks.TextToImageGenerator(arch, text_encoder=clip.text_encoder_copy())
 
 
 def build_discriminator(cfg: Config, backbone: nn.Module, c_dim: int) -> nn.Module:

@@ -1,8 +1,11 @@
 """ganblocks: small, typed, tested GAN building blocks, and StyleGAN-T built from them.
 
 ``import ganblocks`` is light: timm and open_clip are imported only inside the backbone
-factories that build pretrained networks.
+factories that build pretrained networks, and huggingface_hub only when a name of
+``ganblocks.t2i`` (the text-to-image generator) is first used.
 """
+
+from typing import Any
 
 __version__ = "0.1.0"
 
@@ -119,8 +122,26 @@ from .metrics import (
 )
 # --- end metrics ---
 
+# --- text-to-image generator (ganblocks.t2i; imported on first use, it needs huggingface_hub) ---
+_T2I = ("GeneratorConfig", "TextToImageGenerator", "image_grid", "save_grid", "to_pil", "to_uint8")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _T2I:
+        from . import t2i
+
+        return getattr(t2i, name)
+    raise AttributeError(f"module 'ganblocks' has no attribute {name!r}")
+# --- end text-to-image generator ---
+
 __all__: list[str] = [
     "__version__",
+    "GeneratorConfig",
+    "TextToImageGenerator",
+    "image_grid",
+    "save_grid",
+    "to_pil",
+    "to_uint8",
     "CheckpointError",
     "save_checkpoint",
     "load_checkpoint",

@@ -15,6 +15,7 @@ from .extractors import FeatureExtractor as FeatureExtractor
 from .extractors import create_dino_features as create_dino_features
 from .extractors import extract_features as extract_features
 from .extractors import weights_fingerprint as weights_fingerprint
+from .folder_reference import FolderReference as FolderReference
 from .frechet import FeatureStats as FeatureStats
 from .frechet import feature_statistics as feature_statistics
 from .frechet import frechet_distance as frechet_distance
@@ -37,6 +38,7 @@ from .report import check_metrics as check_metrics
 from .report import evaluate_metrics as evaluate_metrics
 
 __all__ = [
+    "FolderReference",
     "FeatureStats",
     "feature_statistics",
     "frechet_distance",

@@ -2,6 +2,10 @@
 
     python -m ganblocks.metrics --checkpoint runs/x --data shapes \\
         --metrics fid,kid,fd_dino,clip,shapes --samples 1000 --out report.json
+    python -m ganblocks.metrics --checkpoint runs/mine --data my_images --metrics fid,kid,clip
+
+``--data`` is the reference: ShapesT2I, or a captioned image folder (or .zip of one) such as the
+one the run trained on; the generator draws one image per reference caption.
 
 Loads the EMA generator of the example in ``examples/stylegan_t`` (its ``generate.py``), draws
 one image per reference caption, and writes a JSON report. FID and KID need the Inception-v3
@@ -64,7 +68,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--checkpoint", type=Path, required=True,
                    help="a run folder (its latest checkpoint) or one checkpoint folder")
     p.add_argument("--data", default="shapes",
-                   help="reference data: 'shapes' (ShapesT2I at the run's resolution)")
+                   help="reference data: 'shapes' (ShapesT2I at the run's resolution, default) or a "
+                   "captioned image folder with metadata.jsonl, or a .zip of one (e.g. the training data)")
     p.add_argument("--metrics", default=",".join(ALL_METRICS),
                    help=f"comma-separated, from {', '.join(ALL_METRICS)} (default: all)")
     p.add_argument("--samples", type=int, default=1000,
@@ -97,7 +102,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if unknown or not args.metrics:
         p.error(f"--metrics: unknown {unknown or 'empty list'}; choose from {', '.join(ALL_METRICS)}")
     if args.data != "shapes":
-        p.error(f"--data {args.data!r} is not supported: use 'shapes'")
+        from ..data.loaders import data_format
+
+        try:
+            kind = data_format(args.data)
+        except (OSError, ValueError) as err:
+            p.error(f"--data: {err}; expected 'shapes' or a captioned image folder (metadata.jsonl) or .zip")
+        if kind == "shards":
+            p.error(f"--data {args.data}: WebDataset shards cannot be a metrics reference; pass 'shapes' or "
+                    "a captioned image folder (metadata.jsonl) or .zip of one")
     if args.batch < 1:
         p.error(f"--batch must be positive, got {args.batch}")
     if "shapes" in args.metrics and args.samples < SHAPES_MIN_SAMPLES:
@@ -140,8 +153,9 @@ def score_generator(
     truncation: float = 1.0,
     batch_size: int = 64,
     example: Path | None = None,
+    data: str | os.PathLike = "shapes",
 ) -> dict[str, Any]:
-    """FID / KID / FD-DINO / CLIP score of the example's generator against ShapesT2I.
+    """FID / KID / FD-DINO / CLIP score of the example's generator against ShapesT2I or an image folder.
 
     The CLIP score uses the run's own frozen CLIP by default, built by the example's
     ``create_frozen_clip`` (the same weights and seeding as in training); FD-DINO uses the DINO
@@ -165,15 +179,23 @@ def score_generator(
         truncation: Truncation psi of the samples.
         batch_size: Images per forward pass.
         example: The example folder (default: found beside the package).
+        data: The reference: ``"shapes"`` (ShapesT2I) or a captioned image folder or .zip
+            (see [`FolderReference`][ganblocks.metrics.folder_reference.FolderReference]).
     """
     import torch
 
     from .cache import StatsCache
     from .extractors import create_dino_features
+    from .folder_reference import FolderReference
     from .inception import create_inception
     from .report import ShapesReference, check_metrics, evaluate_metrics
 
     wanted = check_metrics(metrics, samples)
+    if os.fspath(data) == "shapes":
+        reference = ShapesReference(cfg.resolution, seed=reference_seed, max_objects=cfg.shapes_max_objects)
+    else:
+        reference = FolderReference(data, resolution=cfg.resolution)
+        reference.captions(samples)  # enough images? fail before any network is built
     device = torch.device(device)
     inception = dino = clip = clip_name = None
     if "fid" in wanted or "kid" in wanted:
@@ -192,7 +214,6 @@ def score_generator(
         clip = model_module.create_frozen_clip(clip_cfg, device)
         random = _pretrained(weights) is False
         clip_name = f"{name} ({f'random weights, seed {cfg.backbone_seed}' if random else weights})"
-    reference = ShapesReference(cfg.resolution, seed=reference_seed, max_objects=cfg.shapes_max_objects)
 
     def generate(captions: list[str], seeds: list[int]) -> torch.Tensor:
         return G.generate(captions, seeds, truncation_psi=truncation)
@@ -223,7 +244,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             dino_model=args.dino_model, dino_weights=args.dino_weights, clip_model=args.clip_model,
             clip_weights=args.clip_weights, cache_dir=args.cache_dir, reference_seed=args.reference_seed,
             kid_subsets=args.kid_subsets, kid_subset_size=args.kid_subset_size, truncation=args.truncation,
-            batch_size=args.batch, example=example))
+            batch_size=args.batch, example=example, data=args.data))
     if "shapes" in args.metrics:
         evaluate_module = import_example(example, "evaluate")
         scores = evaluate_module.evaluate_generator(G, cfg, torch.device(args.device), final=True,

@@ -1,0 +1,130 @@
+"""The architecture of a text-to-image generator: every field needed to rebuild it, nothing else.
+
+A [`GeneratorConfig`][ganblocks.t2i.config.GeneratorConfig] is what a saved model's
+``config.json`` holds, and what is read out of a training run's config. Training settings
+(learning rates, losses, data) are not part of it: two runs that differ only in those build the
+same network.
+"""
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = ["GeneratorConfig", "RUN_CONFIG_NAMES", "clip_quick_gelu"]
+
+RUN_CONFIG_NAMES: Mapping[str, str] = {"text_encoder": "clip_model"}
+"""Fields whose name in the StyleGAN-T example's run config differs: ours -> the run's."""
+
+_RESERVED = frozenset({"format", "version", "training"})  # written beside the fields in config.json
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """The architecture of a [`TextToImageGenerator`][ganblocks.t2i.generator.TextToImageGenerator].
+
+    Every field but ``resolution`` has a default, and a saved config without a field means the
+    default: new optional fields are added with a default that builds the network as before.
+
+    Args:
+        resolution: Image side in pixels, a power of two >= 8.
+        z_dim: Latent size.
+        channel_base: Channels at resolution $r$ are ``min(channel_base // r, channel_max)``.
+        channel_max: Maximum channels of a synthesis block.
+        num_res_blocks: Pairs of [modulated conv, residual modulated conv] per block.
+        residual: Residual second layer in each pair (off: plain conv).
+        modulation: Style modulation: ``"polynomial"`` (StyleGAN-T) or ``"affine"`` (StyleGAN2).
+        mapping_layers: Layers of the latent mapping MLP.
+        text_encoder: open_clip architecture of the text tower (``"tiny"`` or e.g. ``"ViT-L-14"``).
+        text_quick_gelu: Whether the text tower uses QuickGELU (CLIP's ``openai`` weights do).
+    """
+
+    resolution: int
+    z_dim: int = 64
+    channel_base: int = 1024
+    channel_max: int = 64
+    num_res_blocks: int = 1
+    residual: bool = True
+    modulation: Literal["polynomial", "affine"] = "polynomial"
+    mapping_layers: int = 2
+    text_encoder: str = "tiny"
+    text_quick_gelu: bool = False
+
+    def __post_init__(self) -> None:
+        r = self.resolution
+        if not isinstance(r, int) or r < 8 or r & (r - 1):
+            raise ValueError(f"resolution must be a power of two >= 8, got {r!r}")
+        for name in ("z_dim", "channel_base", "channel_max", "mapping_layers"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.num_res_blocks, int) or self.num_res_blocks < 0:
+            raise ValueError(f"num_res_blocks must be an integer >= 0, got {self.num_res_blocks!r}")
+        if self.modulation not in ("polynomial", "affine"):
+            raise ValueError(f"modulation must be 'polynomial' or 'affine', got {self.modulation!r}")
+        if not isinstance(self.text_encoder, str) or not self.text_encoder:
+            raise ValueError(f"text_encoder must be an open_clip model name, got {self.text_encoder!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], *, source: str = "the config") -> "GeneratorConfig":
+        """Read a saved config (``config.json`` of a saved model).
+
+        Missing optional fields take their defaults; ``format``, ``version`` and ``training`` are
+        skipped. Unknown fields are refused: they come from a newer ganblocks whose network this
+        version would build differently.
+
+        Raises:
+            ValueError: Unknown fields, no ``resolution``, or invalid values; naming ``source``.
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names - _RESERVED)
+        if unknown:
+            raise ValueError(f"{source} has unknown generator fields {unknown} (written by a newer "
+                             f"ganblocks? upgrade it); known fields: {sorted(names)}")
+        if "resolution" not in values:
+            raise ValueError(f"{source} has no 'resolution': it is not a generator config")
+        try:
+            return cls(**{k: v for k, v in values.items() if k in names})
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{source}: {err}") from None
+
+    @classmethod
+    def from_run_config(cls, run_config: Mapping[str, Any]) -> "GeneratorConfig":
+        """The generator architecture of a StyleGAN-T example run config (its ``config.json``).
+
+        Each field is read under the same name (or its ``RUN_CONFIG_NAMES`` alias); fields the
+        run config lacks keep their defaults, and the run's other fields (training settings) are
+        ignored. ``text_quick_gelu`` follows the run's CLIP weights, as
+        [`create_clip`][ganblocks.backbones.clip.create_clip] decides it.
+        """
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            key = RUN_CONFIG_NAMES.get(f.name, f.name)
+            if key in run_config:
+                values[f.name] = run_config[key]
+        if "text_quick_gelu" not in run_config:
+            values["text_quick_gelu"] = clip_quick_gelu(
+                values.get("text_encoder", "tiny"), run_config.get("clip_weights"))
+        return cls.from_dict(values, source="the run config")
+
+
+def clip_quick_gelu(name: str, weights: Any) -> bool:
+    """Whether ``create_clip(name, pretrained=weights)`` builds towers with QuickGELU.
+
+    The tiny preset never does; a weights tag follows open_clip's setting for it; a file or random
+    weights follow the name's default tag (``openai`` where it exists).
+    """
+    if name == "tiny":
+        return False
+    import open_clip
+
+    if name not in open_clip.list_models():
+        raise ValueError(f"unknown CLIP name {name!r} (see open_clip.list_models())")
+    tags = open_clip.list_pretrained_tags_by_model(name)
+    given = isinstance(weights, str) and open_clip.is_pretrained_cfg(name, weights)
+    tag = weights if given else ("openai" if "openai" in tags else (tags[0] if tags else ""))
+    return bool(open_clip.get_pretrained_cfg(name, tag).get("quick_gelu", False))

@@ -1,0 +1,96 @@
+"""TextToImageGenerator: the library's text-to-image generator, as the example trains it."""
+
+import copy
+import sys
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ganblocks import GeneratorConfig, TextToImageGenerator
+from strategies import seeds
+from t2i_helpers import PROMPTS, SEEDS, run_config, tiny_arch, tiny_generator
+
+
+@pytest.fixture(scope="module")
+def G() -> TextToImageGenerator:
+    return tiny_generator()
+
+
+@settings(max_examples=5)
+@given(st.lists(seeds, min_size=1, max_size=3))
+def test_generate_is_a_function_of_prompt_and_seed(G: TextToImageGenerator, seed_list: list[int]) -> None:
+    prompts = [PROMPTS[i % len(PROMPTS)] for i in range(len(seed_list))]
+    images = G.generate(prompts, seed_list)
+    assert images.shape == (len(seed_list), 3, 16, 16) and images.dtype == torch.float32
+    one_by_one = torch.cat([G.generate([p], [s]) for p, s in zip(prompts, seed_list)])
+    torch.testing.assert_close(images, one_by_one)
+    assert torch.equal(G.generate(prompts, seed_list), images)
+
+
+def test_forward_from_prompts_equals_forward_from_embeddings(G: TextToImageGenerator) -> None:
+    z = torch.randn(3, G.z_dim)
+    from_c = G(z, G.encode_text(PROMPTS), noise_mode="const")
+    from_prompts = G(z, None, prompts=PROMPTS, noise_mode="const")
+    assert torch.equal(from_c, from_prompts)
+    with pytest.raises(ValueError, match="exactly one of c"):
+        G(z, None)
+
+
+def test_bad_generate_arguments_say_what_to_pass(G: TextToImageGenerator) -> None:
+    with pytest.raises(ValueError, match="2 prompts and 1 seeds"):
+        G.generate(PROMPTS[:2], [0])
+    with pytest.raises(TypeError, match="wrap it"):
+        G.generate("a red circle", [0])  # type: ignore[arg-type]
+
+
+def test_untrained_images_are_raw_not_clamped(G: TextToImageGenerator) -> None:
+    # the documented contract: generate() returns raw values; only conversions clamp
+    big = copy.deepcopy(G)
+    with torch.no_grad():
+        for p in big.synthesis.parameters():
+            p.mul_(3.0)
+    images = big.generate(PROMPTS, SEEDS)
+    assert images.abs().max() > 1.0
+
+
+def test_deepcopy_keeps_config_and_weights(G: TextToImageGenerator) -> None:
+    twin = copy.deepcopy(G)  # the trainer's G_ema is a deep copy of G
+    assert twin.config == G.config and twin is not G
+    assert torch.equal(twin.generate(PROMPTS, SEEDS), G.generate(PROMPTS, SEEDS))
+
+
+def test_state_dict_keys_match_the_example_checkpoints() -> None:
+    # run folders written before the class moved into the library hold these names
+    G = tiny_generator()
+    prefixes = {k.split(".")[0] for k in G.state_dict()}
+    assert prefixes == {"text_encoder", "mapping", "synthesis"}
+
+
+def test_the_example_builds_the_library_class() -> None:
+    from model import build_generator, create_frozen_clip
+
+    cfg = run_config()
+    G = build_generator(cfg, create_frozen_clip(cfg))
+    assert type(G) is TextToImageGenerator
+    assert G.config == GeneratorConfig.from_run_config(cfg.__dict__)
+    assert "model" in sys.modules and sys.modules["model"].Generator is TextToImageGenerator
+
+
+def test_a_text_encoder_with_other_activations_is_refused() -> None:
+    from ganblocks import create_clip
+
+    quick = create_clip("tiny", pretrained=False, quick_gelu=True).text_encoder_copy()
+    with pytest.raises(ValueError, match="QuickGELU"):
+        TextToImageGenerator(tiny_arch(), text_encoder=quick)
+    G = TextToImageGenerator(tiny_arch(text_quick_gelu=True), text_encoder=quick)
+    assert G.text_encoder is quick
+
+
+def test_import_ganblocks_does_not_import_huggingface_hub() -> None:
+    import subprocess
+
+    code = ("import sys, ganblocks; assert 'huggingface_hub' not in sys.modules; "
+            "ganblocks.TextToImageGenerator; assert 'huggingface_hub' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
