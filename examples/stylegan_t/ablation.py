@@ -26,7 +26,7 @@ _AUG_ON = ["--augment-brightness", "0.5", "--augment-saturation", "1", "--augmen
 _AUG_OFF = ["--augment-brightness", "0", "--augment-saturation", "0", "--augment-contrast", "0",
             "--augment-translation", "0", "--augment-cutout", "0"]
 _RANDOM_D = ["--dino-model", "tiny", "--dino-weights", "none"]
-_BLUR8 = ["--blur-sigma", "8", "--blur-fade-kimg", "45"]  # sigma 8 px fading over most of a 38 kimg run
+_BLUR8 = ["--blur-sigma", "8", "--blur-fade-kimg", "30"]  # sigma 8 px fading over most of a 26 kimg run
 
 # The recipe of the shapes preset against StyleGAN-T's own choices, one change at a time.
 SUITES: dict[str, dict[str, list[str]]] = {
