@@ -79,6 +79,29 @@ def test_text_encoder_copy_is_independent_trainable_and_saves_via_state_dict(tin
     torch.testing.assert_close(other(PROMPTS), copy(PROMPTS))
 
 
+def test_token_features_come_with_the_pooled_embedding_in_one_pass(tiny):
+    copy = tiny.text_encoder_copy()
+    prompts = ["a red circle at the top left", "a blue square", "a big yellow triangle on the left and more"]
+    for enc in (tiny.encode_text_tokens(prompts), copy.encode(prompts)):
+        assert enc.tokens.shape == (3, copy.context_length, copy.token_dim)
+        assert enc.mask.dtype == torch.bool and enc.mask.shape == (3, copy.context_length)
+        # start token, the words, end token; padding excluded (open_clip's tokenizer: a word a token here)
+        assert enc.mask.sum(1).tolist() == [len(p.split()) + 2 for p in prompts]
+        assert torch.equal(enc.mask, enc.mask.cummin(dim=1).values)  # real tokens first, then padding
+        torch.testing.assert_close(enc.embedding, tiny.encode_text(prompts))
+    torch.testing.assert_close(copy.encode(prompts).tokens, tiny.encode_text_tokens(prompts).tokens)
+
+
+def test_token_features_train_the_generators_copy(tiny):
+    copy = tiny.text_encoder_copy()
+    enc = copy.encode(["a red circle", "a green square on the right"])
+    (enc.tokens[enc.mask].square().sum()).backward()
+    grads = [p.grad for p in copy.transformer.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert copy.token_embedding.weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in tiny.parameters())
+
+
 def test_weights_saved_to_a_file_load_back_through_the_factory(tiny, tmp_path):
     path = tmp_path / "tiny_clip.safetensors"
     save_file({k: v.contiguous() for k, v in tiny.model.state_dict().items()}, str(path))

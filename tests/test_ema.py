@@ -1,4 +1,4 @@
-"""Generator EMA: the decay schedule of SPEC §4, the lerp update, and the EMA helper."""
+"""Generator EMA: the decay schedule (half-life in images, ramp-up), the lerp update, and the EMA helper."""
 
 import math
 

@@ -25,7 +25,7 @@ def _count(module):
     return sum(p.numel() for p in module.parameters())
 
 
-# SPEC.md section 1: parameters (mapping + synthesis) of the release, in millions.
+# StyleGAN-T's generator sizes: parameters (mapping + synthesis) of the release, in millions.
 @pytest.mark.parametrize("preset,resolution,millions", [
     ("full", 64, 975.6), ("full", 256, 1016.4), ("full", 512, 1020.5),
     ("lite", 64, 74.56), ("lite", 256, 85.70), ("lite", 512, 87.04),
@@ -163,3 +163,71 @@ def test_errors():
         block = SynthesisBlock(8, 4, 6, resolution=16, num_res_blocks=1, num_groups=4)
         with pytest.raises(ValueError, match=r"^img has shape \[2, 3, 16, 16\], expected \[2, 3, 8, 8\]"):
             block(torch.randn(2, 8, 8, 8), torch.randn(2, 3, 16, 16), torch.randn(2, 6))
+
+
+# --- token-level text conditioning (off by default) ---
+
+def _tokens(b, n=6, t=12, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    tokens = torch.randn(b, n, t, generator=g)
+    mask = torch.arange(n)[None, :] < torch.randint(1, n + 1, (b,), generator=g)[:, None]
+    return tokens, mask
+
+
+def _attention_net(**kwargs):
+    return SynthesisNetwork(20, 32, channel_base=512, channel_max=32, num_res_blocks=1, num_groups=4,
+                            text_dim=12, **kwargs)
+
+
+def test_attention_with_zero_layer_scale_is_the_trained_network_unchanged():
+    torch.manual_seed(0)
+    plain = SynthesisNetwork(20, 32, channel_base=512, channel_max=32, num_res_blocks=1, num_groups=4)
+    grown = _attention_net(cross_attention=(8, 16), self_attention=(8,), attention_layer_scale=0.0)
+    missing, unexpected = grown.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(".cross_attn." in k or ".self_attn." in k for k in missing)
+    w = torch.randn(3, 20)
+    tokens, mask = _tokens(3)
+    assert torch.equal(grown(w, tokens=tokens, mask=mask, noise_mode="const"), plain(w, noise_mode="const"))
+
+
+def test_attention_blocks_sit_where_asked_and_read_the_tokens():
+    torch.manual_seed(0)
+    net = _attention_net(cross_attention=(16, 32), self_attention=(8,), attention_layer_scale=1.0)
+    assert [r for r, b in zip(net.block_resolutions, net.blocks.values()) if b.cross_attn is not None] == [16, 32]
+    assert [r for r, b in zip(net.block_resolutions, net.blocks.values()) if b.self_attn is not None] == [8]
+    w = torch.randn(2, 20)
+    tokens, mask = _tokens(2)
+    y = net(w, tokens=tokens, mask=mask, noise_mode="const")
+    y2 = net(w, tokens=tokens.flip(0), mask=mask.flip(0), noise_mode="const")
+    assert not torch.allclose(y, y2)
+    y.square().mean().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters())
+
+
+def test_attention_off_keeps_the_state_dict_and_ignores_tokens():
+    plain = SynthesisNetwork(20, 16, channel_base=512, channel_max=32, num_res_blocks=1, num_groups=4)
+    assert not any("attn" in k for k in plain.state_dict())
+    w = torch.randn(2, 20)
+    tokens, mask = _tokens(2)
+    assert torch.equal(plain(w, tokens=tokens, mask=mask, noise_mode="const"), plain(w, noise_mode="const"))
+
+
+def test_attention_options_are_checked():
+    with pytest.raises(ValueError, match=r"cross_attention resolutions \[64\] are not block resolutions .* \[8, 16, 32\]"):
+        _attention_net(cross_attention=(64,))
+    with pytest.raises(ValueError, match=r"self_attention resolutions \[12\]"):
+        _attention_net(self_attention=(12,))
+    with pytest.raises(ValueError, match="needs text_dim"):
+        SynthesisNetwork(20, 32, channel_base=512, channel_max=32, num_res_blocks=1, num_groups=4,
+                         cross_attention=(8,))
+    net = _attention_net(cross_attention=(8,))
+    with pytest.raises(ValueError, match="pass tokens= and mask="):
+        net(torch.randn(2, 20))
+    tokens, mask = _tokens(2)
+    with runtime_typecheck_disabled():
+        with pytest.raises(ValueError, match=r"tokens has shape \[2, 6, 5\], expected \[b, n, 12\]"):
+            net(torch.randn(2, 20), tokens=tokens[..., :5], mask=mask)
+        with pytest.raises(ValueError, match="no valid token"):
+            net(torch.randn(2, 20), tokens=tokens, mask=torch.zeros_like(mask))
+        with pytest.raises(ValueError, match="one caption per image"):
+            net(torch.randn(3, 20), tokens=tokens, mask=mask)

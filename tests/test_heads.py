@@ -83,7 +83,7 @@ def test_spectral_norm_bounds_every_conv():
 def test_paper_sized_heads_have_the_paper_parameter_count():
     d = MultiHeadDiscriminator([384] * 5, 768)
     per_head = [sum(p.numel() for p in h.parameters()) for h in d.heads]
-    assert per_head == [1_550_720] * 5  # ~1.55 M per head, SPEC §2
+    assert per_head == [1_550_720] * 5  # ~1.55 M per head, as in StyleGAN-T
     assert sum(p.numel() for p in d.parameters()) == 7_753_600  # ~7.75 M in all
 
 

@@ -43,8 +43,8 @@ def test_missing_optional_fields_take_their_defaults(config: GeneratorConfig, da
 
 
 def test_unknown_missing_and_invalid_fields_are_refused_by_name() -> None:
-    with pytest.raises(ValueError, match=r"my.json has unknown generator fields \['cross_attention'\].*upgrade"):
-        GeneratorConfig.from_dict({"resolution": 16, "cross_attention": True}, source="my.json")
+    with pytest.raises(ValueError, match=r"my.json has unknown generator fields \['token_dropout'\].*upgrade"):
+        GeneratorConfig.from_dict({"resolution": 16, "token_dropout": True}, source="my.json")
     with pytest.raises(ValueError, match="no 'resolution'"):
         GeneratorConfig.from_dict({"z_dim": 8})
     with pytest.raises(ValueError, match="resolution must be a power of two"):
@@ -89,3 +89,14 @@ def test_old_run_configs_without_later_fields_still_read() -> None:
     assert GeneratorConfig.from_run_config(old) == GeneratorConfig.from_run_config(values)
     # a run config without the generator's optional fields gets the defaults
     assert GeneratorConfig.from_run_config({"resolution": 32}) == GeneratorConfig(resolution=32)
+
+
+def test_attention_resolutions_read_from_lists_and_run_strings():
+    cfg = GeneratorConfig.from_dict({"resolution": 32, "cross_attention": [16, 8], "self_attention": []})
+    assert cfg.cross_attention == (8, 16) and cfg.self_attention == ()
+    assert GeneratorConfig.from_dict(cfg.to_dict()) == cfg
+    run = GeneratorConfig.from_run_config({"resolution": 32, "g_cross_attention": "8,16", "g_self_attention": "8"})
+    assert run.cross_attention == (8, 16) and run.self_attention == (8,)
+    assert GeneratorConfig.from_run_config({"resolution": 32}).cross_attention == ()  # older runs: off
+    with pytest.raises(ValueError, match=r"cross_attention \[64\] must name block resolutions of a 32 px"):
+        GeneratorConfig.from_dict({"resolution": 32, "cross_attention": [64]})

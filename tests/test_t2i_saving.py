@@ -94,7 +94,7 @@ def test_bad_folders_name_the_path_and_what_was_expected(saved: tuple[TextToImag
     doc = json.loads((good / "config.json").read_text())
     _bad(copy_with("newer", json.dumps({**doc, "version": 99})), "format version 99.*upgrade ganblocks", ValueError)
     _bad(copy_with("other", json.dumps({**doc, "format": "diffusers"})), "format 'diffusers'", ValueError)
-    _bad(copy_with("unknown", json.dumps({**doc, "cross_attention": True})), "unknown generator fields", ValueError)
+    _bad(copy_with("unknown", json.dumps({**doc, "token_dropout": True})), "unknown generator fields", ValueError)
     _bad(copy_with("notjson", "{not json"), "cannot read .*config.json", ValueError)
     wrong = copy_with("wrong", json.dumps({**doc, "channel_max": 64}))
     _bad(wrong, f"{wrong / 'model.safetensors'} does not hold weights for a generator.*wrong shapes", ValueError)

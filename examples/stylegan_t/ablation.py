@@ -26,6 +26,7 @@ _AUG_ON = ["--augment-brightness", "0.5", "--augment-saturation", "1", "--augmen
 _AUG_OFF = ["--augment-brightness", "0", "--augment-saturation", "0", "--augment-contrast", "0",
             "--augment-translation", "0", "--augment-cutout", "0"]
 _RANDOM_D = ["--dino-model", "tiny", "--dino-weights", "none"]
+_BLUR8 = ["--blur-sigma", "8", "--blur-fade-kimg", "45"]  # sigma 8 px fading over most of a 38 kimg run
 
 # The recipe of the shapes preset against StyleGAN-T's own choices, one change at a time.
 SUITES: dict[str, dict[str, list[str]]] = {
@@ -53,6 +54,14 @@ SUITES: dict[str, dict[str, list[str]]] = {
     "levers": {
         "d-positions": ["--d-positions"],
         "d-positions-mismatch": ["--d-positions", "--d-mismatch-weight", "1"],
+    },
+    # Token-level text conditioning in G, on the preset and with a long discriminator-input blur.
+    "attention": {
+        "global": [],
+        "cross-8-16": ["--g-cross-attention", "8,16"],
+        "blur8-global": _BLUR8,
+        "blur8-cross-8-16": [*_BLUR8, "--g-cross-attention", "8,16"],
+        "blur8-cross-8-16-self-8": [*_BLUR8, "--g-cross-attention", "8,16", "--g-self-attention", "8"],
     },
 }
 

@@ -38,6 +38,12 @@ class Config:
     residual: bool = _f(True, "residual second layer in each pair (off: plain conv, for ablations)")
     modulation: Literal["polynomial", "affine"] = _f(
         "polynomial", "style modulation: StyleGAN-T's second-order one or StyleGAN2's affine")
+    g_cross_attention: str = _f("", "block resolutions whose features attend to the caption's word "
+                                "tokens, e.g. '8,16' (beyond StyleGAN-T, after GigaGAN; empty: the "
+                                "pooled text vector only)")
+    g_self_attention: str = _f("", "block resolutions with self-attention over their pixels, e.g. '8' "
+                               "(empty: none)")
+    g_attention_heads: int = _f(4, "heads of the generator's attention layers")
 
     # --- frozen pretrained networks ---
     clip_model: str = _f("tiny", "open_clip model for text encoding and guidance ('tiny' or e.g. ViT-L-14)")
@@ -126,6 +132,15 @@ class Config:
             raise ValueError(f"g_recon_fade_kimg must be positive, got {self.g_recon_fade_kimg}")
         if not 0.0 <= self.stage2_fraction < 1.0:
             raise ValueError(f"stage2_fraction must be in [0, 1), got {self.stage2_fraction}")
+        from ganblocks.t2i.config import parse_resolutions
+
+        for name in ("g_cross_attention", "g_self_attention"):
+            try:
+                parse_resolutions(getattr(self, name), name="--" + name.replace("_", "-"), resolution=res)
+            except ValueError as err:
+                raise ValueError(str(err)) from None
+        if self.g_attention_heads <= 0:
+            raise ValueError(f"g_attention_heads must be positive, got {self.g_attention_heads}")
         if self.shapes_max_objects not in (1, 2):
             raise ValueError(f"shapes_max_objects must be 1 or 2, got {self.shapes_max_objects}")
 
@@ -155,12 +170,13 @@ class Config:
 # Fields added to the config after run folders without them existed, each with the value that
 # means "as before the field existed". Add a field here when it is added to `Config` with a
 # default that changes nothing.
-ADDED_FIELDS: dict[str, Any] = {"d_positions": False, "g_recon_weight": 0.0, "g_recon_fade_kimg": 50.0}
+ADDED_FIELDS: dict[str, Any] = {"d_positions": False, "g_recon_weight": 0.0, "g_recon_fade_kimg": 50.0,
+                                 "g_cross_attention": "", "g_self_attention": "", "g_attention_heads": 4}
 
 
 # --8<-- [start:presets]
 # Presets: overrides of the defaults above. `shapes` is the CPU default on ShapesT2I; `small`,
-# `lite` and `full` are SPEC.md's generator sizes with the real pretrained networks.
+# `lite` and `full` are the paper's generator sizes with the real pretrained networks.
 _REAL = dict(d_mismatch_weight=0.0, clip_pretrain_steps=0, blur_sigma=32.0, blur_fade_kimg=1000.0,
              augment_brightness=0.5, augment_saturation=1.0, augment_contrast=0.5,
              augment_translation=0.125, augment_cutout=0.2,clip_model="ViT-L-14", clip_weights="openai", dino_model="vit_small_patch16_224.dino",

@@ -142,7 +142,7 @@ def supervised(cfg: Config, *, steps: int, batch: int, prompts: int, lr: float) 
     for step in range(steps):
         pixels, captions = source.batch(step, 0)
         with torch.no_grad():
-            c = G.encode_text(captions)
+            c = G.encode(captions)
         loss = (G(torch.randn(len(captions), cfg.z_dim), c) - uint8_to_float(pixels)).square().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()

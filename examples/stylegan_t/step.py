@@ -1,4 +1,4 @@
-"""One StyleGAN-T training iteration: a discriminator step, then a generator step (SPEC §4).
+"""One StyleGAN-T training iteration: a discriminator step, then a generator step.
 
 Losses are means over the *global* batch: each device's mean is divided by the accumulation
 rounds and DDP averages over devices, so the gradient does not depend on how the batch is split.
@@ -25,7 +25,7 @@ from config import Config
 from data import BatchSource
 from runtime import Dist, agree
 
-Batch = tuple[int, Tensor, list[str], Tensor, Tensor]  # slot, reals, captions, c (frozen CLIP), c of G
+Batch = tuple[int, Tensor, list[str], Tensor, ganblocks.TextEncoding]  # slot, reals, captions, c (frozen CLIP), text of G
 
 
 class DiscriminatorLoss(nn.Module):
@@ -138,7 +138,7 @@ class TrainStep:
             reals = reals.to(self.device, non_blocking=True).float() / 127.5 - 1.0
             with torch.no_grad():
                 c = self.clip.encode_text(captions)
-                c_g = self.G.encode_text(captions)
+                c_g = self.G.encode(captions)  # pooled embedding, word tokens and mask
                 c_wrong = self.clip.encode_text(source.wrong_captions(captions, step, slot)) if cfg.d_mismatch_weight > 0 else None
             batches.append((slot, reals, captions, c, c_g))
             seed_slot(cfg.seed, step, slot, 0, restores)

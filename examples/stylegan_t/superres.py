@@ -1,4 +1,4 @@
-"""The super-resolution stage (SPEC §4): grow a trained generator to a higher resolution.
+"""The super-resolution stage (progressive growing): grow a trained generator to a higher resolution.
 
     python examples/stylegan_t/train.py --stage superres --resume runs/x --resolution 64 --out runs/x64
     python examples/stylegan_t/train.py --stage superres --resume runs/x --resolution 64 --freeze-lower ...

@@ -34,6 +34,10 @@ from .generator import (
     synthesis_layout as synthesis_layout,
     SynthesisBlock as SynthesisBlock,
     SynthesisNetwork as SynthesisNetwork,
+    attention as attention,
+    grid_positions as grid_positions,
+    TextCrossAttention as TextCrossAttention,
+    SpatialSelfAttention as SpatialSelfAttention,
 )
 # --- end generator blocks ---
 
@@ -60,6 +64,7 @@ from .losses import (
 )
 from .backbones import (
     CLIPTextEncoder as CLIPTextEncoder,
+    TextEncoding as TextEncoding,
     FrozenCLIP as FrozenCLIP,
     ViTFeatureExtractor as ViTFeatureExtractor,
     create_clip as create_clip,
@@ -172,6 +177,10 @@ __all__: list[str] = [
     "synthesis_layout",
     "SynthesisBlock",
     "SynthesisNetwork",
+    "attention",
+    "grid_positions",
+    "TextCrossAttention",
+    "SpatialSelfAttention",
     "ShapesT2I",
     "EvalPrompt",
     "make_eval_prompts",
@@ -200,6 +209,7 @@ __all__: list[str] = [
     "hinge_g_loss",
     "spherical_distance",
     "CLIPTextEncoder",
+    "TextEncoding",
     "FrozenCLIP",
     "ViTFeatureExtractor",
     "create_clip",

@@ -9,6 +9,7 @@ Axis legend, used in every ``Float[Tensor, "..."]`` annotation of the package:
 | ``h w`` | spatial height and width (``h2 w2`` after resampling) |
 | ``n`` | tokens (patches, or text positions) |
 | ``d`` | embedding width (text or image embeddings) |
+| ``t`` | width of per-token text features |
 | ``k`` | kernel size |
 
 Shapes are checked at run time in the test-suite (``--jaxtyping-packages=ganblocks``) and by the
@@ -17,9 +18,9 @@ public blocks' own ``ValueError`` checks for users.
 
 from torch import Tensor as Tensor
 
-from jaxtyping import Float as Float, Int as Int, UInt8 as UInt8, Shaped as Shaped
+from jaxtyping import Bool as Bool, Float as Float, Int as Int, UInt8 as UInt8, Shaped as Shaped
 
-__all__ = ["Tensor", "Float", "Int", "UInt8", "Shaped", "check_shape"]
+__all__ = ["Tensor", "Bool", "Float", "Int", "UInt8", "Shaped", "check_shape"]
 
 
 def check_shape(name: str, tensor: Tensor, expected: tuple[int | str | None, ...]) -> None:

@@ -4,6 +4,7 @@ timm and open_clip are imported only when a factory (or adaptor) is called.
 """
 
 from .clip import CLIPTextEncoder as CLIPTextEncoder
+from .clip import TextEncoding as TextEncoding
 from .clip import FrozenCLIP as FrozenCLIP
 from .clip import create_clip as create_clip
 from .dino import ViTFeatureExtractor as ViTFeatureExtractor
@@ -12,6 +13,7 @@ from .dino import default_taps as default_taps
 
 __all__ = [
     "CLIPTextEncoder",
+    "TextEncoding",
     "FrozenCLIP",
     "ViTFeatureExtractor",
     "create_clip",

@@ -1,23 +1,24 @@
 """A frozen CLIP: caption embeddings for the generator and D, image embeddings for the guidance loss.
 
 StyleGAN-T conditions everything on the pooled, unit-norm CLIP ViT-L/14 text embedding, and
-scores generated images with the same CLIP's image tower (SPEC §1, §3). The generator fine-tunes
-its own copy of the text tower in stage 2 (SPEC §4):
+scores generated images with the same CLIP's image tower (the CLIP guidance loss). The generator
+fine-tunes its own copy of the text tower in the second training stage:
 [`FrozenCLIP.text_encoder_copy`][ganblocks.backbones.clip.FrozenCLIP.text_encoder_copy].
 """
 
 import copy
 import os
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._typing import Float, Int, Tensor, check_shape
+from .._typing import Bool, Float, Int, Tensor, check_shape
 from ._weights import Pretrained, hub_file, load_strict, read_weights_file
 
-__all__ = ["FrozenCLIP", "CLIPTextEncoder", "create_clip", "CLIP_DEFAULT"]
+__all__ = ["FrozenCLIP", "CLIPTextEncoder", "TextEncoding", "create_clip", "CLIP_DEFAULT"]
 
 CLIP_DEFAULT = "ViT-L-14"
 """The text encoder and guidance network of StyleGAN-T (open_clip name; weights tag ``openai``)."""
@@ -39,6 +40,50 @@ def _prompt_list(prompts: Sequence[str]) -> list[str]:
     if not prompts or not all(isinstance(p, str) for p in prompts):
         raise TypeError("prompts must be a non-empty sequence of strings")
     return prompts
+
+
+class TextEncoding(NamedTuple):
+    """A caption batch as the generator sees it: the pooled embedding and the word tokens.
+
+    Attributes:
+        embedding: Unit-norm pooled embedding ``[b, d]`` (the global text vector).
+        tokens: Per-token features of the text transformer's last layer, after its final norm
+            ``[b, n, t]`` (``t``: the transformer's width).
+        mask: ``[b, n]``, ``True`` for the caption's real tokens (start, words, end), ``False``
+            for padding.
+    """
+
+    embedding: Float[Tensor, "b d"]
+    tokens: Float[Tensor, "b n t"]
+    mask: Bool[Tensor, "b n"]
+
+
+def _encode(tower: nn.Module, tokens: Tensor, *, attn_mask: Tensor | None, pool_type: str,
+            eos_id: int | None) -> TextEncoding:
+    """One pass of a CLIP text tower (an open_clip ``CLIP`` or a ``CLIPTextEncoder``)."""
+    x = tower.token_embedding(tokens) + tower.positional_embedding
+    x = tower.ln_final(tower.transformer(x, attn_mask=attn_mask))
+    rows = torch.arange(x.shape[0], device=x.device)
+    positions = torch.arange(tokens.shape[1], device=tokens.device)
+    if pool_type == "argmax":  # the end-of-text token has the largest id
+        end = tokens.argmax(dim=-1)
+    elif pool_type == "eos":
+        end = (tokens == eos_id).int().argmax(dim=-1)
+    elif pool_type in ("first", "last"):
+        end = None
+    else:
+        raise ValueError(f"unsupported text pooling {pool_type!r}")
+    if end is not None:
+        pooled, mask = x[rows, end], positions[None, :] <= end[:, None]
+    else:
+        pooled = x[:, 0] if pool_type == "first" else x[:, -1]
+        mask = tokens != 0
+    projection = tower.text_projection
+    if isinstance(projection, nn.Module):
+        pooled = projection(pooled)
+    elif projection is not None:
+        pooled = pooled @ projection
+    return TextEncoding(F.normalize(pooled, dim=-1), x, mask)
 
 
 class CLIPTextEncoder(nn.Module):
@@ -78,34 +123,30 @@ class CLIPTextEncoder(nn.Module):
         self.tokenizer = tokenizer
         self.context_length = int(self.positional_embedding.shape[0])
         self.embed_dim = int(clip_model.visual.output_dim)
+        self.token_dim = int(self.positional_embedding.shape[1])
         self.requires_grad_(True)
 
     def encode_tokens(self, tokens: Int[Tensor, "b {self.context_length}"]) -> Float[Tensor, "b {self.embed_dim}"]:
         """Unit-norm embeddings of tokenised prompts."""
+        return self.encode_tokens_full(tokens).embedding
+
+    def encode_tokens_full(self, tokens: Int[Tensor, "b {self.context_length}"]) -> TextEncoding:
+        """Pooled unit-norm embeddings, per-token features and the real-token mask, in one pass."""
         check_shape("tokens", tokens, (None, self.context_length))
-        x = self.token_embedding(tokens) + self.positional_embedding
-        x = self.ln_final(self.transformer(x, attn_mask=self.attn_mask))
-        rows = torch.arange(x.shape[0], device=x.device)
-        if self.pool_type == "argmax":  # the end-of-text token has the largest id
-            x = x[rows, tokens.argmax(dim=-1)]
-        elif self.pool_type == "eos":
-            x = x[rows, (tokens == self.eos_id).int().argmax(dim=-1)]
-        elif self.pool_type == "first":
-            x = x[:, 0]
-        elif self.pool_type == "last":
-            x = x[:, -1]
-        else:
-            raise ValueError(f"unsupported text pooling {self.pool_type!r}")
-        if isinstance(self.text_projection, nn.Module):
-            x = self.text_projection(x)
-        elif self.text_projection is not None:
-            x = x @ self.text_projection
-        return F.normalize(x, dim=-1)
+        return _encode(self, tokens, attn_mask=self.attn_mask, pool_type=self.pool_type, eos_id=self.eos_id)
 
     def forward(self, prompts: Sequence[str]) -> Float[Tensor, "b {self.embed_dim}"]:
         """Unit-norm embeddings of ``prompts``."""
+        return self.encode(prompts).embedding
+
+    def encode(self, prompts: Sequence[str]) -> TextEncoding:
+        """Unit-norm pooled embeddings of ``prompts`` with their per-token features and mask.
+
+        The token features ``[b, context_length, token_dim]`` are the last layer's outputs after
+        the final norm; the mask marks the start token, the words and the end token.
+        """
         device = self.positional_embedding.device
-        return self.encode_tokens(self.tokenizer(_prompt_list(prompts)).to(device))
+        return self.encode_tokens_full(self.tokenizer(_prompt_list(prompts)).to(device))
 
 
 class FrozenCLIP(nn.Module):
@@ -135,6 +176,7 @@ class FrozenCLIP(nn.Module):
         self.model = model
         self.tokenizer = tokenizer
         self.embed_dim = int(model.visual.output_dim)
+        self.token_dim = int(model.positional_embedding.shape[1])
         size = model.visual.image_size
         self.image_size = int(size if isinstance(size, int) else size[0])
         self.register_buffer("mean", torch.tensor(tuple(mean), dtype=torch.float32), persistent=False)
@@ -151,6 +193,14 @@ class FrozenCLIP(nn.Module):
         tokens = self.tokenizer(_prompt_list(prompts)).to(self.mean.device)
         return self.model.encode_text(tokens, normalize=True)
 
+    def encode_text_tokens(self, prompts: Sequence[str]) -> TextEncoding:
+        """Pooled unit-norm embeddings of ``prompts`` with per-token features and the real-token
+        mask, from one pass of the text tower (the pooled part equals ``encode_text``)."""
+        tokens = self.tokenizer(_prompt_list(prompts)).to(self.mean.device)
+        return _encode(self.model, tokens, attn_mask=getattr(self.model, "attn_mask", None),
+                       pool_type=getattr(self.model, "text_pool_type", "argmax"),
+                       eos_id=getattr(self.model, "text_eos_id", None))
+
     def encode_image(self, images: Float[Tensor, "b 3 h w"]) -> Float[Tensor, "b {self.embed_dim}"]:
         """Unit-norm image embeddings of ``images`` in $[-1, 1]$ (any size; area-resized)."""
         check_shape("images", images, (None, 3, None, None))
@@ -161,7 +211,7 @@ class FrozenCLIP(nn.Module):
         return self.model.encode_image(x, normalize=True)
 
     def text_encoder_copy(self) -> CLIPTextEncoder:
-        """An independent, trainable deep copy of the text tower (the generator's, SPEC §4)."""
+        """An independent, trainable deep copy of the text tower (the generator's, trained in stage 2)."""
         return CLIPTextEncoder(self.model, self.tokenizer).to(self.mean.device)
 
 

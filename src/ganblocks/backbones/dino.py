@@ -1,4 +1,4 @@
-"""A frozen vision transformer whose token maps feed the discriminator heads (SPEC §2).
+"""A frozen vision transformer whose token maps feed the discriminator heads (StyleGAN-T's discriminator).
 
 StyleGAN-T's discriminator looks at an image through a frozen DINO ViT-S/16: the tokens entering
 the transformer and the outputs of four of its blocks. In each map the class token is added to
@@ -32,8 +32,8 @@ _NO_WEIGHTS_HINT = (
 def default_taps(depth: int) -> tuple[int, ...]:
     """Four block indices evenly spaced over ``depth`` blocks, ending at the last one.
 
-    For depth 12 these are the blocks 2, 5, 8, 11 of SPEC §2; shallower networks get
-    ``min(4, depth)`` distinct blocks.
+    For depth 12 these are the blocks 2, 5, 8, 11 that StyleGAN-T's discriminator reads;
+    shallower networks get ``min(4, depth)`` distinct blocks.
     """
     if depth < 1:
         raise ValueError(f"depth must be at least 1, got {depth}")

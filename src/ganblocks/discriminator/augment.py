@@ -1,4 +1,4 @@
-"""Differentiable augmentation of the discriminator's input: colour, translation, cutout (SPEC §2)."""
+"""Differentiable augmentation of the discriminator's input: colour, translation, cutout."""
 
 import torch
 from torch import nn

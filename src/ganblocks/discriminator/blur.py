@@ -1,4 +1,4 @@
-"""Gaussian blur of the discriminator's input, faded out early in training (SPEC §2)."""
+"""Gaussian blur of the discriminator's input, faded out early in training."""
 
 import math
 from typing import Literal

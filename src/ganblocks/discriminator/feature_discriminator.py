@@ -1,4 +1,4 @@
-"""StyleGAN-T's discriminator: trainable heads on the tokens of a frozen ViT (SPEC §2)."""
+"""StyleGAN-T's discriminator: trainable heads on the tokens of a frozen ViT."""
 
 from collections.abc import Iterator
 

@@ -1,4 +1,4 @@
-"""Discriminator heads on token maps: spectral-normalised 1D convs, projection-conditioned (SPEC §2)."""
+"""Discriminator heads on token maps: spectral-normalised 1D convs, projection-conditioned."""
 
 import contextlib
 import math

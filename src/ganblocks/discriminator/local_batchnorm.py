@@ -1,4 +1,4 @@
-"""Local ("virtual") batch norm: batch statistics over small groups of samples (SPEC §2)."""
+"""Local ("virtual") batch norm: batch statistics over small groups of samples."""
 
 import torch
 import torch.nn.functional as F

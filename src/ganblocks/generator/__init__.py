@@ -1,5 +1,7 @@
 """Generator blocks of StyleGAN-T: modulation, modulated convolution, synthesis and mapping."""
 
+from .attention import attention as attention, grid_positions as grid_positions
+from .cross_attention import TextCrossAttention as TextCrossAttention
 from .equalized import EqualLinear as EqualLinear, bias_act as bias_act
 from .fourier import FourierFeatures as FourierFeatures
 from .layers import StyleConv as StyleConv
@@ -16,6 +18,7 @@ from .modulation import (
 )
 from .noise import NoiseInjection as NoiseInjection
 from .residual import ResidualGenBlock as ResidualGenBlock
+from .self_attention import SpatialSelfAttention as SpatialSelfAttention
 from .synthesis import (
     SYNTHESIS_PRESETS as SYNTHESIS_PRESETS,
     SynthesisBlock as SynthesisBlock,
@@ -55,4 +58,8 @@ __all__ = [
     "synthesis_layout",
     "SynthesisBlock",
     "SynthesisNetwork",
+    "attention",
+    "grid_positions",
+    "TextCrossAttention",
+    "SpatialSelfAttention",
 ]

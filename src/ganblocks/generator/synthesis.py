@@ -3,19 +3,22 @@
 import dataclasses
 import math
 import types
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import torch
 from torch import nn
 
-from ganblocks._typing import Float, Tensor, check_shape
+from ganblocks._typing import Bool, Float, Tensor, check_shape
+from ganblocks.generator.attention import check_token_mask
+from ganblocks.generator.cross_attention import TextCrossAttention
 from ganblocks.generator.fourier import FourierFeatures
 from ganblocks.generator.layers import StyleConv
 from ganblocks.generator.modconv import ModConvImpl
 from ganblocks.generator.modulation import ModulationKind
 from ganblocks.generator.noise import NoiseMode
 from ganblocks.generator.residual import ResidualGenBlock
+from ganblocks.generator.self_attention import AttentionLogits, SpatialSelfAttention
 from ganblocks.generator.torgb import ToRGB
 from ganblocks.generator.upfirdn import upsample2d
 
@@ -54,7 +57,8 @@ SYNTHESIS_PRESETS: Mapping[str, SynthesisPreset] = types.MappingProxyType({
     "small": SynthesisPreset(16384, 256, 1),
     "tiny": SynthesisPreset(2048, 32, 1, num_groups=4),
 })
-"""The paper's presets (`full`, `lite`, `small`) and `tiny`, ours, for CPU runs and tests."""
+"""The paper's presets (`full`, `lite`, `small`) and `tiny`, ours, for quick CPU runs and tests
+(the StyleGAN-T example's CPU preset, `shapes`, sets its own widths)."""
 
 
 def synthesis_layout(
@@ -92,7 +96,9 @@ class SynthesisBlock(nn.Module):
     \text{img} \leftarrow \operatorname{up}_{\text{FIR}}(\text{img}) + \operatorname{ToRGB}(x, w)$$
 
     The first block (`first=True`) has no upsampling conv: its input is the Fourier features at
-    the block's resolution. The convs inside the pairs use activation gain 1 and clamp
+    the block's resolution. Optionally, after the convs, a `SpatialSelfAttention` over the
+    block's pixels and a `TextCrossAttention` to the caption's tokens (GigaGAN's order), both
+    layer-scaled residuals, so the block still starts close to the plain one. The convs inside the pairs use activation gain 1 and clamp
     $256 / \sqrt 2$. With `residual=False` the second layer of each pair is a plain StyleConv
     (the paper's ablation).
 
@@ -109,6 +115,11 @@ class SynthesisBlock(nn.Module):
         use_noise: Whether the convs add noise.
         num_groups: GroupNorm groups of the residual layers.
         impl: Modulated-conv implementation (see `modulated_conv2d`).
+        self_attention: Add a `SpatialSelfAttention` after the convs.
+        text_dim: Width of the text tokens; a `TextCrossAttention` follows the convs when set.
+        attention_heads: Heads of both attention layers.
+        attention_logits: Logits of the self-attention (see `SpatialSelfAttention`).
+        attention_layer_scale: Initial layer scale of both attention layers (0: identity).
         device: Device of the parameters.
         dtype: Dtype of the parameters.
     """
@@ -128,6 +139,11 @@ class SynthesisBlock(nn.Module):
         use_noise: bool = True,
         num_groups: int = 32,
         impl: ModConvImpl = "auto",
+        self_attention: bool = False,
+        text_dim: int | None = None,
+        attention_heads: int = 4,
+        attention_logits: AttentionLogits = "qk_norm",
+        attention_layer_scale: float = 1e-2,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -165,6 +181,12 @@ class SynthesisBlock(nn.Module):
                                         activation_gain=_PAIR_GAIN, conv_clamp=_PAIR_CLAMP,
                                         **common))
         self.layers = nn.ModuleList(layers)
+        attn: dict[str, Any] = {"num_heads": attention_heads, "layer_scale_init": attention_layer_scale,
+                                "device": device, "dtype": dtype}
+        self.self_attn = (SpatialSelfAttention(out_channels, logits=attention_logits, **attn)
+                          if self_attention else None)
+        self.text_dim = text_dim
+        self.cross_attn = TextCrossAttention(out_channels, text_dim, **attn) if text_dim else None
         self.torgb = ToRGB(out_channels, w_dim, out_channels=img_channels, modulation=modulation,
                            impl=impl, device=device, dtype=dtype)
 
@@ -174,6 +196,8 @@ class SynthesisBlock(nn.Module):
         img: Float[Tensor, "b {self.img_channels} {self.in_resolution} {self.in_resolution}"] | None,
         w: Float[Tensor, "b {self.w_dim}"],
         *,
+        tokens: Float[Tensor, "b n t"] | None = None,
+        mask: Bool[Tensor, "b n"] | None = None,
         noise_mode: NoiseMode = "random",
     ) -> tuple[
         Float[Tensor, "b {self.out_channels} {self.resolution} {self.resolution}"],
@@ -185,6 +209,8 @@ class SynthesisBlock(nn.Module):
             x: Features from the previous block (or the Fourier input for the first block).
             img: Image from the previous block, or `None` to start the image here.
             w: Style latent.
+            tokens: Per-token text features (needed when the block has cross-attention).
+            mask: `True` for the captions' real tokens.
             noise_mode: `"random"`, `"const"` or `"none"`.
 
         Returns:
@@ -199,6 +225,12 @@ class SynthesisBlock(nn.Module):
             x = self.up_conv(x, w, noise_mode=noise_mode)
         for layer in self.layers:
             x = layer(x, w, noise_mode=noise_mode)
+        if self.self_attn is not None:
+            x = self.self_attn(x)
+        if self.cross_attn is not None:
+            if tokens is None or mask is None:
+                raise ValueError(f"the {self.resolution} px block attends to text tokens: pass tokens= and mask=")
+            x = self.cross_attn(x, tokens, mask)
         rgb = self.torgb(x, w)
         if img is None:
             return x, rgb
@@ -219,6 +251,12 @@ class SynthesisNetwork(nn.Module):
     `load_state_dict(state, strict=False)` (only the new blocks are reported missing), which is
     how the super-resolution stage grows a trained 64 px generator.
 
+    Token-level text conditioning (beyond StyleGAN-T, after GigaGAN) is off by default: with
+    `cross_attention` resolutions and `text_dim`, those blocks end with a `TextCrossAttention` to
+    the caption's tokens, and `forward` takes `tokens` and `mask`; `self_attention` resolutions
+    get a `SpatialSelfAttention` before it. Without them the network, its parameters and its
+    state dict are exactly StyleGAN-T's.
+
     Args:
         w_dim: Width of the latent $w$ (`z_dim + c_dim` of the mapping network).
         resolution: Output side; a power of two >= 8.
@@ -231,6 +269,12 @@ class SynthesisNetwork(nn.Module):
         use_noise: Whether the convs add noise.
         num_groups: GroupNorm groups of the residual layers.
         impl: Modulated-conv implementation (see `modulated_conv2d`).
+        cross_attention: Block resolutions that attend to the text tokens.
+        self_attention: Block resolutions with self-attention over their pixels.
+        text_dim: Width of the text tokens (required with `cross_attention`).
+        attention_heads: Heads of every attention layer.
+        attention_logits: Logits of the self-attention layers (see `SpatialSelfAttention`).
+        attention_layer_scale: Initial layer scale of the attention layers (0: identity).
         device: Device of the parameters (`"meta"` builds without memory).
         dtype: Dtype of the parameters.
     """
@@ -249,6 +293,12 @@ class SynthesisNetwork(nn.Module):
         use_noise: bool = True,
         num_groups: int = 32,
         impl: ModConvImpl = "auto",
+        cross_attention: Sequence[int] = (),
+        self_attention: Sequence[int] = (),
+        text_dim: int | None = None,
+        attention_heads: int = 4,
+        attention_logits: AttentionLogits = "qk_norm",
+        attention_layer_scale: float = 1e-2,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -260,6 +310,17 @@ class SynthesisNetwork(nn.Module):
         self.channel_max = channel_max
         layout = synthesis_layout(resolution, channel_base=channel_base, channel_max=channel_max)
         self.block_resolutions = [r for r, _ in layout]
+        for name, given in (("cross_attention", cross_attention), ("self_attention", self_attention)):
+            unknown = sorted(set(given) - set(self.block_resolutions))
+            if unknown:
+                raise ValueError(
+                    f"{name} resolutions {unknown} are not block resolutions of a {resolution} px "
+                    f"network; pick from {self.block_resolutions}")
+        if cross_attention and (text_dim is None or text_dim < 1):
+            raise ValueError(f"cross_attention at {sorted(cross_attention)} needs text_dim, the width of the text tokens")
+        self.cross_attention = tuple(sorted(set(cross_attention)))
+        self.self_attention = tuple(sorted(set(self_attention)))
+        self.text_dim = text_dim if self.cross_attention else None
         factory = {"device": device, "dtype": dtype}
         self.input = FourierFeatures(w_dim, layout[0][1], size=8, sampling_rate=8.0,
                                      bandwidth=2.0, **factory)
@@ -270,7 +331,10 @@ class SynthesisNetwork(nn.Module):
                 in_channels, channels, w_dim, resolution=r, num_res_blocks=num_res_blocks,
                 residual=residual, first=r == 8, img_channels=img_channels,
                 modulation=modulation, use_noise=use_noise, num_groups=num_groups, impl=impl,
-                **factory,
+                self_attention=r in self.self_attention,
+                text_dim=text_dim if r in self.cross_attention else None,
+                attention_heads=attention_heads, attention_logits=attention_logits,
+                attention_layer_scale=attention_layer_scale, **factory,
             )
             in_channels = channels
         self.blocks = nn.ModuleDict(blocks)
@@ -292,12 +356,30 @@ class SynthesisNetwork(nn.Module):
         )
 
     def forward(
-        self, w: Float[Tensor, "b {self.w_dim}"], *, noise_mode: NoiseMode = "random"
+        self,
+        w: Float[Tensor, "b {self.w_dim}"],
+        *,
+        tokens: Float[Tensor, "b n t"] | None = None,
+        mask: Bool[Tensor, "b n"] | None = None,
+        noise_mode: NoiseMode = "random",
     ) -> Float[Tensor, "b {self.img_channels} {self.resolution} {self.resolution}"]:
+        """The image of `w`; `tokens` and `mask` (e.g. a `TextEncoding`'s) when the network
+        attends to text tokens, ignored otherwise."""
         check_shape("w", w, (None, self.w_dim))
+        if self.cross_attention:
+            if tokens is None or mask is None:
+                raise ValueError(
+                    f"this network attends to text tokens at {list(self.cross_attention)} px: pass "
+                    "tokens= and mask= (a TextEncoding's .tokens and .mask)")
+            assert self.text_dim is not None
+            check_token_mask(tokens, mask, text_dim=self.text_dim)
+            if tokens.shape[0] != w.shape[0]:
+                raise ValueError(f"tokens has batch {tokens.shape[0]}, w has {w.shape[0]}: pass one caption per image")
+        else:
+            tokens = mask = None
         x = self.input(w)
         img = None
         for block in self.blocks.values():
-            x, img = block(x, img, w, noise_mode=noise_mode)
+            x, img = block(x, img, w, tokens=tokens, mask=mask, noise_mode=noise_mode)
         assert img is not None
         return img

@@ -1,4 +1,4 @@
-"""CLIP guidance: the squared spherical distance between image and caption embeddings (SPEC §3)."""
+"""CLIP guidance: the squared spherical distance between image and caption embeddings."""
 
 import torch
 import torch.nn.functional as F
@@ -37,7 +37,7 @@ def spherical_distance(a: Float[Tensor, "*batch d"], b: Float[Tensor, "*batch d"
 
 
 class CLIPGuidanceLoss(nn.Module):
-    """CLIP guidance: generated images should embed close to their captions (SPEC §3).
+    """CLIP guidance: generated images should embed close to their captions.
 
     $$ L = \\frac{1}{b} \\sum_i \\theta\\big(E_I(\\operatorname{crop}(x_i)),\\, e_i\\big)^2
        \\in [0, \\pi^2] $$

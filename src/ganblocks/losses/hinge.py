@@ -1,4 +1,4 @@
-"""Hinge losses of StyleGAN-T's discriminator and generator (SPEC §2)."""
+"""Hinge losses of StyleGAN-T's discriminator and generator."""
 
 import torch.nn.functional as F
 

@@ -11,9 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["GeneratorConfig", "RUN_CONFIG_NAMES", "clip_quick_gelu"]
+__all__ = ["GeneratorConfig", "RUN_CONFIG_NAMES", "clip_quick_gelu", "parse_resolutions"]
 
-RUN_CONFIG_NAMES: Mapping[str, str] = {"text_encoder": "clip_model"}
+RUN_CONFIG_NAMES: Mapping[str, str] = {
+    "text_encoder": "clip_model", "cross_attention": "g_cross_attention",
+    "self_attention": "g_self_attention", "attention_heads": "g_attention_heads",
+}
 """Fields whose name in the StyleGAN-T example's run config differs: ours -> the run's."""
 
 _RESERVED = frozenset({"format", "version", "training"})  # written beside the fields in config.json
@@ -37,6 +40,10 @@ class GeneratorConfig:
         mapping_layers: Layers of the latent mapping MLP.
         text_encoder: open_clip architecture of the text tower (``"tiny"`` or e.g. ``"ViT-L-14"``).
         text_quick_gelu: Whether the text tower uses QuickGELU (CLIP's ``openai`` weights do).
+        cross_attention: Block resolutions whose features attend to the caption's word tokens
+            (beyond StyleGAN-T, after GigaGAN; empty: the global text vector only).
+        self_attention: Block resolutions with self-attention over their pixels.
+        attention_heads: Heads of the attention layers.
     """
 
     resolution: int
@@ -49,12 +56,18 @@ class GeneratorConfig:
     mapping_layers: int = 2
     text_encoder: str = "tiny"
     text_quick_gelu: bool = False
+    cross_attention: tuple[int, ...] = ()
+    self_attention: tuple[int, ...] = ()
+    attention_heads: int = 4
 
     def __post_init__(self) -> None:
+        for name in ("cross_attention", "self_attention"):
+            object.__setattr__(self, name, parse_resolutions(getattr(self, name), name=name,
+                                                             resolution=self.resolution))
         r = self.resolution
         if not isinstance(r, int) or r < 8 or r & (r - 1):
             raise ValueError(f"resolution must be a power of two >= 8, got {r!r}")
-        for name in ("z_dim", "channel_base", "channel_max", "mapping_layers"):
+        for name in ("z_dim", "channel_base", "channel_max", "mapping_layers", "attention_heads"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -67,7 +80,7 @@ class GeneratorConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a JSON-ready dict."""
-        return dataclasses.asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], *, source: str = "the config") -> "GeneratorConfig":
@@ -88,7 +101,11 @@ class GeneratorConfig:
         if "resolution" not in values:
             raise ValueError(f"{source} has no 'resolution': it is not a generator config")
         try:
-            return cls(**{k: v for k, v in values.items() if k in names})
+            fields = {k: v for k, v in values.items() if k in names}
+            for key in ("cross_attention", "self_attention"):  # JSON lists, or "8,16" in run configs
+                if key in fields:
+                    fields[key] = parse_resolutions(fields[key], name=key, resolution=fields["resolution"])
+            return cls(**fields)
         except (TypeError, ValueError) as err:
             raise ValueError(f"{source}: {err}") from None
 
@@ -128,3 +145,28 @@ def clip_quick_gelu(name: str, weights: Any) -> bool:
     given = isinstance(weights, str) and open_clip.is_pretrained_cfg(name, weights)
     tag = weights if given else ("openai" if "openai" in tags else (tags[0] if tags else ""))
     return bool(open_clip.get_pretrained_cfg(name, tag).get("quick_gelu", False))
+
+
+def parse_resolutions(value: Any, *, name: str, resolution: int) -> tuple[int, ...]:
+    """Block resolutions from a list or a string such as ``"8,16"`` (empty: none), sorted.
+
+    Raises:
+        ValueError: Naming ``name``, for anything but block resolutions 8, 16, ..., ``resolution``.
+    """
+    r = resolution if isinstance(resolution, int) and resolution >= 8 else 8
+    blocks = [2**k for k in range(3, r.bit_length())]
+    items: list[Any]
+    if isinstance(value, str):
+        items = [v.strip() for v in value.split(",") if v.strip()]
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        raise ValueError(f"{name} must be a list of block resolutions or a string like '8,16', got {value!r}")
+    try:
+        parsed = sorted({int(v) for v in items if not isinstance(v, bool) and int(v) == float(v)})
+    except (TypeError, ValueError):
+        parsed = None
+    if parsed is None or len(parsed) != len(set(map(str, items))) or any(p not in blocks for p in parsed):
+        raise ValueError(f"{name} {value!r} must name block resolutions of a {resolution} px "
+                         f"generator, from {blocks} (e.g. '8,16'; empty: off)")
+    return tuple(parsed)

@@ -17,7 +17,7 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from .._typing import Float, Tensor
-from ..backbones.clip import CLIPTextEncoder, create_clip
+from ..backbones.clip import CLIPTextEncoder, TextEncoding, create_clip
 from ..generator.mapping import MappingNetwork
 from ..generator.noise import NoiseMode
 from ..generator.synthesis import SynthesisNetwork
@@ -80,19 +80,32 @@ class TextToImageGenerator(
         self.synthesis = SynthesisNetwork(
             self.mapping.w_dim, config.resolution, channel_base=config.channel_base,
             channel_max=config.channel_max, num_res_blocks=config.num_res_blocks,
-            residual=config.residual, modulation=config.modulation)
+            residual=config.residual, modulation=config.modulation,
+            cross_attention=config.cross_attention, self_attention=config.self_attention,
+            text_dim=text_encoder.token_dim if config.cross_attention else None,
+            attention_heads=config.attention_heads)
         self.z_dim = config.z_dim
         self.c_dim = text_encoder.embed_dim
         self.resolution = config.resolution
+
+    @property
+    def uses_tokens(self) -> bool:
+        """Whether the synthesis network attends to the caption's word tokens."""
+        return bool(self.config.cross_attention)
 
     def encode_text(self, prompts: Sequence[str]) -> Float[Tensor, "b {self.c_dim}"]:
         """Unit-norm text embeddings of the generator's own text encoder."""
         return self.text_encoder(list(prompts))
 
+    def encode(self, prompts: Sequence[str]) -> TextEncoding:
+        """Everything the generator reads of ``prompts``, from one pass of its text encoder: the
+        pooled embedding, the word tokens and their mask (pass it to ``forward`` as ``c``)."""
+        return self.text_encoder.encode(list(prompts))
+
     def forward(
         self,
         z: Float[Tensor, "b {self.z_dim}"],
-        c: Float[Tensor, "b {self.c_dim}"] | None,
+        c: Float[Tensor, "b {self.c_dim}"] | TextEncoding | None,
         *,
         prompts: Sequence[str] | None = None,
         truncation_psi: float = 1.0,
@@ -104,8 +117,9 @@ class TextToImageGenerator(
 
         Args:
             z: Latents.
-            c: Text embeddings, or ``None`` with ``prompts`` (encoded here, so gradients reach the
-                text encoder within one forward call).
+            c: Text embeddings, a ``TextEncoding`` from ``encode`` (needed when the generator
+                attends to word tokens), or ``None`` with ``prompts`` (encoded here, so gradients
+                reach the text encoder within one forward call).
             prompts: One prompt per latent, instead of ``c``.
             truncation_psi: 1 = no truncation, 0 = the mean latent of each prompt.
             noise_mode: Per-pixel noise: ``"random"``, ``"const"`` (fixed) or ``"none"``.
@@ -114,9 +128,17 @@ class TextToImageGenerator(
         if (c is None) == (prompts is None):
             raise ValueError("pass exactly one of c (text embeddings) and prompts")
         if c is None:
-            c = self.encode_text(prompts)
+            c = self.encode(prompts) if self.uses_tokens else self.encode_text(prompts)
+        tokens = mask = None
+        if isinstance(c, TextEncoding):
+            c, tokens, mask = c
+        elif self.uses_tokens:
+            raise ValueError(
+                "this generator attends to the caption's word tokens "
+                f"(cross_attention={list(self.config.cross_attention)}): pass c=G.encode(prompts) "
+                "or prompts=, not a pooled embedding alone")
         w = self.mapping(z, c, truncation_psi=truncation_psi, update_avg=update_avg)
-        return self.synthesis(w, noise_mode=noise_mode)
+        return self.synthesis(w, tokens=tokens, mask=mask, noise_mode=noise_mode)
 
     @torch.no_grad()
     def generate(
@@ -131,7 +153,7 @@ class TextToImageGenerator(
         device = self.mapping.x_avg.device
         z = torch.stack([torch.randn(self.z_dim, generator=torch.Generator().manual_seed(int(s)))
                          for s in seeds]).to(device)
-        c = self.encode_text(prompts)
+        c = self.encode(prompts) if self.uses_tokens else self.encode_text(prompts)
         return self(z, c, truncation_psi=truncation_psi, noise_mode="const", update_avg=False)
 
     # -- loading and saving (see saving.py and runs.py) ------------------------------------------

@@ -1,4 +1,4 @@
-"""Exponential moving average of a network's weights (the generator EMA of SPEC §4).
+"""Exponential moving average of a network's weights (StyleGAN-T's generator EMA).
 
 The averaged generator is what gets evaluated and shipped. Its decay is set by a half-life in
 images, so it does not change with the batch size, and a ramp-up keeps the average from being
