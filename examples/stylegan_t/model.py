@@ -7,7 +7,8 @@
 - ``DINOFeatureDiscriminator``: frozen ViT feature network + trainable multi-head discriminator.
 """
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -25,6 +26,15 @@ def _weights_arg(value: str | None, *, hub_word: str | None = None) -> bool | st
     return value
 
 
+@contextlib.contextmanager
+def _weights_field(name: str) -> Iterator[None]:
+    """A weights error names the config field (``--clip-weights`` on the command line)."""
+    try:
+        yield
+    except ganblocks.WeightsError as err:
+        raise err.for_argument(name, random="None") from err.__cause__
+
+
 def create_frozen_clip(cfg: Config, device: torch.device | str = "cpu") -> "ganblocks.FrozenCLIP":
     """The frozen CLIP of the run. Random weights are drawn from ``backbone_seed`` so they are
     the same in every process and on every resume."""
@@ -35,7 +45,7 @@ def create_frozen_clip(cfg: Config, device: torch.device | str = "cpu") -> "ganb
         from pretrain import ensure_shapes_clip
 
         weights = str(ensure_shapes_clip({"steps": cfg.clip_pretrain_steps}))
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), _weights_field("clip_weights"):
         torch.manual_seed(cfg.backbone_seed)
         clip = ganblocks.create_clip(cfg.clip_model, pretrained=_weights_arg(weights))
     return clip.to(device)
@@ -48,7 +58,7 @@ def create_dino(cfg: Config, clip: "ganblocks.FrozenCLIP", device: torch.device 
     """
     if cfg.dino_model == "clip":
         return ganblocks.ViTFeatureExtractor.from_open_clip(clip.model.visual).to(device)
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), _weights_field("dino_weights"):
         torch.manual_seed(cfg.backbone_seed + 1)
         net = ganblocks.create_dino_backbone(
             cfg.dino_model, pretrained=_weights_arg(cfg.dino_weights, hub_word="hub"))

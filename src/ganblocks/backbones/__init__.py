@@ -6,6 +6,9 @@ timm and open_clip are imported only when a factory (or adaptor) is called.
 from .clip import CLIPTextEncoder as CLIPTextEncoder
 from .clip import FrozenCLIP as FrozenCLIP
 from .clip import create_clip as create_clip
+from ._weights import WeightsError as WeightsError
+from ._weights import WeightsFileNotFoundError as WeightsFileNotFoundError
+from ._weights import WeightsUnavailableError as WeightsUnavailableError
 from .dino import ViTFeatureExtractor as ViTFeatureExtractor
 from .dino import create_dino_backbone as create_dino_backbone
 from .dino import default_taps as default_taps
@@ -14,6 +17,9 @@ __all__ = [
     "CLIPTextEncoder",
     "FrozenCLIP",
     "ViTFeatureExtractor",
+    "WeightsError",
+    "WeightsFileNotFoundError",
+    "WeightsUnavailableError",
     "create_clip",
     "create_dino_backbone",
     "default_taps",
