@@ -310,3 +310,60 @@ def test_help_prints_the_description_as_written(tool: str, capsys: pytest.Captur
     shown = capsys.readouterr().out
     first = next(line for line in body.strip('"').splitlines() if line.strip())
     assert first.strip() in shown
+
+
+def test_flag_help_shows_the_default_of_every_preset() -> None:
+    """``--flag`` help says which value each preset uses (not only the shapes preset's)."""
+    import dataclasses
+
+    from config import PRESETS, Config, preset, preset_defaults
+
+    for f in dataclasses.fields(Config):
+        text = preset_defaults(f.name)
+        assert text.startswith("default: ")
+        shown: dict[str, str] = {}
+        for part in text[len("default: "):].split("; "):
+            value, _, names = part.partition(" with --preset ")
+            for name in names.split(", ") if names else PRESETS:
+                shown[name] = value
+        assert set(shown) == set(PRESETS), (f.name, text)
+        for name, value in shown.items():
+            actual = getattr(preset(name), f.name)
+            assert value == ("none" if actual is None else str(actual)), (f.name, name, text)
+
+
+def test_resolution_help_agrees_with_validation() -> None:
+    import dataclasses
+    import re
+
+    from config import Config, preset
+
+    text = {f.name: f.metadata["help"] for f in dataclasses.fields(Config)}["resolution"]
+    shapes_lo, shapes_hi, lo, hi = map(int, re.search(r"(\d+)\.\.(\d+) with --data shapes, (\d+)\.\.(\d+)", text).groups())
+    for data, (a, b) in (("shapes", (shapes_lo, shapes_hi)), ("my_images", (lo, hi))):
+        for ok in (a, b):
+            assert preset("shapes", data=data, resolution=ok).resolution == ok
+        for bad in (a // 2, b * 2, a + b):
+            with pytest.raises(ValueError, match=rf"power of two in \[{a}, {b}\]"):
+                preset("shapes", data=data, resolution=bad)
+
+
+def test_pretrain_defaults_cache_the_clip_the_trainer_uses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The step count is part of the cache key: ``pretrain.py`` with no flags must ask for the
+    same CLIP as ``train.py`` with no flags."""
+    import model
+    import pretrain
+    from config import preset
+
+    asked: list[dict] = []
+
+    def record(params=None, **_):  # noqa: ANN001, ANN202
+        asked.append({**pretrain.DEFAULTS, **(params or {})})
+        raise SystemExit(0)
+
+    monkeypatch.setattr(pretrain, "ensure_shapes_clip", record)
+    for call in (lambda: pretrain.main([]), lambda: model.create_frozen_clip(preset("shapes"))):
+        with pytest.raises(SystemExit):
+            call()
+    assert len(asked) == 2 and pretrain._key(asked[0]) == pretrain._key(asked[1])
+    assert asked[0]["steps"] == preset("shapes").clip_pretrain_steps

@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     prog = Progress()
     superres = None  # {"lower_resolution", "freeze_lower"} while in the super-resolution stage
     if args.resume is not None:
-        with user_errors():
+        with user_errors(f"cannot resume from {args.resume}"):
             if args.stage == "superres":
                 meta = carry_over(args.resume, G, G_ema, D)
                 superres = {"lower_resolution": meta["config"]["resolution"], "freeze_lower": args.freeze_lower}

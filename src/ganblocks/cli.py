@@ -8,7 +8,8 @@ wrong and what to do, and the exit code 2, never a traceback:
 - ``user_errors()``: a ``with`` block around what a tool does with its input (reading weights,
   checkpoints and data, building networks). Any exception leaving it becomes the one line. A
   ``WeightsError`` about a Python argument (``clip_weights=``) names the matching flag
-  (``--clip-weights``) instead.
+  (``--clip-weights``) instead, and advice for Python callers (an exception's ``python_hint``)
+  is left out.
 - ``fail(message)``: the one line and the exit, for a tool's own checks.
 - ``HelpFormatter``: ``--help`` keeps the description's layout and shows every flag's default.
 - ``resolve_device(name)``: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``, checked.
@@ -52,7 +53,8 @@ def error_message(err: BaseException) -> str:
     """One line saying what ``err`` is about, with the flag a weights error came from."""
     if isinstance(err, WeightsError) and err.argument != "pretrained" and not err.argument.startswith("-"):
         err = err.for_argument("--" + err.argument.replace("_", "-"))
-    text = _one_line(str(err))
+    # advice naming Python arguments (e.g. a CheckpointError's) means nothing on a command line
+    text = _one_line(err.problem if getattr(err, "python_hint", None) else str(err))
     if isinstance(err, KeyError):
         return f"missing entry {text}"
     if not isinstance(err, _SPEAKING) or not text:
@@ -124,7 +126,7 @@ def resolve_device(name: str) -> torch.device:
 class ArgumentParser(argparse.ArgumentParser):
     """``argparse.ArgumentParser`` whose errors are one ``error:`` line and exit code 2.
 
-    Its help formatter is :class:`HelpFormatter` unless another one is given.
+    Its help formatter is ``HelpFormatter`` unless another one is given.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -43,7 +43,7 @@ _TRUTHY = frozenset({"1", "true", "yes", "on"})
 
 PASS_A_FILE = ("Pass {given}<path to a .safetensors file> (see the 'Pretrained networks' page) "
                "or {random} for random weights.")
-"""The default hint of a :class:`WeightsError`; ``{given}`` and ``{random}`` name the argument."""
+"""The default hint of a ``WeightsError``; ``{given}`` and ``{random}`` name the argument."""
 
 
 class WeightsError(ValueError):
@@ -51,7 +51,7 @@ class WeightsError(ValueError):
 
     ``str()`` is the problem followed by the hint, which names the argument the weights were
     given by: ``pretrained=`` (a factory's), another Python argument (``clip_weights=``) or a
-    command-line flag (``--clip-weights``); see :meth:`for_argument`.
+    command-line flag (``--clip-weights``); see ``for_argument``.
 
     Args:
         problem: What is wrong (one sentence, without the hint).
@@ -97,7 +97,7 @@ def looks_like_path(value: str | os.PathLike) -> bool:
 
 
 def require_file(path: str | os.PathLike) -> Path:
-    """``path`` as a ``Path`` if it is a file; otherwise a :class:`WeightsError` saying what it is."""
+    """``path`` as a ``Path`` if it is a file; otherwise a ``WeightsError`` saying what it is."""
     path = Path(path)
     if path.is_dir():
         raise WeightsError(f"weights file {str(path)!r} is a folder; pass the weights file inside it.")
@@ -214,7 +214,7 @@ def hub_file(repo_id: str, filenames: Sequence[str], *, what: str, hint: str | N
         repo_id: The Hugging Face hub repository.
         filenames: Candidate files, in order of preference.
         what: What the weights are, for the message (e.g. ``"DINO ViT-S/16"``).
-        hint: How to get going without the hub (a :class:`WeightsError` hint).
+        hint: How to get going without the hub (a ``WeightsError`` hint).
 
     Raises:
         WeightsUnavailableError: Within seconds when none is cached and the hub cannot be reached

@@ -180,6 +180,6 @@ def create_inception(
         try:
             load_strict(network, read_weights_file(path), source=repr(str(path)),
                         expected="torch-fidelity's Inception-v3")
-        except WeightsError as err:
-            raise err.for_argument("weights") from err.__cause__
+        except WeightsError as err:  # the hint: where to get the right file
+            raise WeightsError(err.problem, argument="weights", hint=_how_to_get(default_inception_path())) from err
     return InceptionV3Features(network).to(device)
