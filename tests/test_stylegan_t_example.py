@@ -128,7 +128,7 @@ def test_preset_generator_parameter_counts_match_spec(name: str, res: int, expec
     import ganblocks
     from config import preset
 
-    cfg = preset(name, resolution=res)
+    cfg = preset(name, resolution=res, data="images/")  # ShapesT2I renders up to 256 px
     mapping = ganblocks.MappingNetwork(cfg.z_dim, 768, device="meta")
     synthesis = ganblocks.SynthesisNetwork(
         mapping.w_dim, res, channel_base=cfg.channel_base, channel_max=cfg.channel_max,

@@ -120,6 +120,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if accum * per_device * world != cfg.batch:
         fail(f"--batch {cfg.batch} is not divisible into {world} devices x {per_device} per device")
 
+    with user_errors():  # the data first: a wrong --data fails before the networks are built
+        source = create_batch_source(cfg, rank=rank, world=world, per_device=per_device, accum=accum)
+
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank
 
     # --- build ---------------------------------------------------------------------------------
@@ -147,8 +150,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.compile:  # compiles the forward in place: parameter names (checkpoint keys) unchanged
         G.synthesis.compile(backend=args.compile_backend)
         D.heads.compile(backend=args.compile_backend)
-    with user_errors():
-        source = create_batch_source(cfg, rank=rank, world=world, per_device=per_device, accum=accum)
 
     # --- resume --------------------------------------------------------------------------------
     prog = Progress()
