@@ -7,14 +7,14 @@
 - ``DINOFeatureDiscriminator``: frozen ViT feature network + trainable multi-head discriminator.
 """
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
 import ganblocks
 from config import Config
+from ganblocks.backbones import weights_argument  # a weights error names the config field
 
 
 def _weights_arg(value: str | None, *, hub_word: str | None = None) -> bool | str:
@@ -24,15 +24,6 @@ def _weights_arg(value: str | None, *, hub_word: str | None = None) -> bool | st
     if hub_word is not None and value == hub_word:
         return True
     return value
-
-
-@contextlib.contextmanager
-def _weights_field(name: str) -> Iterator[None]:
-    """A weights error names the config field (``--clip-weights`` on the command line)."""
-    try:
-        yield
-    except ganblocks.WeightsError as err:
-        raise err.for_argument(name, random="None") from err.__cause__
 
 
 def create_frozen_clip(cfg: Config, device: torch.device | str = "cpu") -> "ganblocks.FrozenCLIP":
@@ -45,7 +36,7 @@ def create_frozen_clip(cfg: Config, device: torch.device | str = "cpu") -> "ganb
         from pretrain import ensure_shapes_clip
 
         weights = str(ensure_shapes_clip({"steps": cfg.clip_pretrain_steps}))
-    with torch.random.fork_rng(devices=[]), _weights_field("clip_weights"):
+    with torch.random.fork_rng(devices=[]), weights_argument("clip_weights"):
         torch.manual_seed(cfg.backbone_seed)
         clip = ganblocks.create_clip(cfg.clip_model, pretrained=_weights_arg(weights))
     return clip.to(device)
@@ -58,7 +49,7 @@ def create_dino(cfg: Config, clip: "ganblocks.FrozenCLIP", device: torch.device 
     """
     if cfg.dino_model == "clip":
         return ganblocks.ViTFeatureExtractor.from_open_clip(clip.model.visual).to(device)
-    with torch.random.fork_rng(devices=[]), _weights_field("dino_weights"):
+    with torch.random.fork_rng(devices=[]), weights_argument("dino_weights"):
         torch.manual_seed(cfg.backbone_seed + 1)
         net = ganblocks.create_dino_backbone(
             cfg.dino_model, pretrained=_weights_arg(cfg.dino_weights, hub_word="hub"))

@@ -9,6 +9,7 @@ from .clip import create_clip as create_clip
 from ._weights import WeightsError as WeightsError
 from ._weights import WeightsFileNotFoundError as WeightsFileNotFoundError
 from ._weights import WeightsUnavailableError as WeightsUnavailableError
+from ._weights import weights_argument as weights_argument
 from .dino import ViTFeatureExtractor as ViTFeatureExtractor
 from .dino import create_dino_backbone as create_dino_backbone
 from .dino import default_taps as default_taps
@@ -23,4 +24,5 @@ __all__ = [
     "create_clip",
     "create_dino_backbone",
     "default_taps",
+    "weights_argument",
 ]

@@ -16,9 +16,10 @@ offline) and how to pass usable weights, naming the argument they came from: ``p
 default, or the caller's own name for it (``for_argument``), e.g. a command-line flag.
 """
 
+import contextlib
 import os
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -30,6 +31,7 @@ __all__ = [
     "WeightsError",
     "WeightsFileNotFoundError",
     "WeightsUnavailableError",
+    "weights_argument",
     "read_weights_file",
     "load_strict",
     "hub_file",
@@ -80,6 +82,21 @@ class WeightsError(ValueError):
         given = f"{self.argument} " if flag else f"{self.argument}="
         random = given + (self.random or ("none" if flag else "False"))
         return f"{self.problem} {self.hint.format(given=given, random=random)}"
+
+
+@contextlib.contextmanager
+def weights_argument(argument: str, *, random: str | None = "None") -> Iterator[None]:
+    """Within ``with``, a ``WeightsError`` names ``argument`` (a caller's own name for the
+    weights, e.g. ``dino_weights``; a command-line tool turns it into ``--dino-weights``).
+
+    Args:
+        argument: The argument the weights came from.
+        random: How that argument asks for random weights.
+    """
+    try:
+        yield
+    except WeightsError as err:
+        raise err.for_argument(argument, random=random) from err.__cause__
 
 
 class WeightsFileNotFoundError(WeightsError, FileNotFoundError):

@@ -11,19 +11,18 @@ run's own frozen CLIP unless told otherwise.
 """
 
 import argparse
-import contextlib
 import dataclasses
 import importlib.util
 import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from ..backbones._weights import WeightsError
+from ..backbones._weights import weights_argument
 from ..backbones.dino import DINO_DEFAULT
 from ..cli import ArgumentParser, resolve_device, user_errors
 
@@ -123,15 +122,6 @@ def _pretrained(value: str | None, hub_word: str | None = None) -> bool | str:
     return True if hub_word is not None and value == hub_word else value
 
 
-@contextlib.contextmanager
-def _weights_argument(name: str) -> Iterator[None]:
-    """A weights error names this function's argument (``--dino-weights`` on the command line)."""
-    try:
-        yield
-    except WeightsError as err:
-        raise err.for_argument(name, random="None") from err.__cause__
-
-
 def score_generator(
     G: Any,
     cfg: Any,
@@ -188,10 +178,10 @@ def score_generator(
     device = torch.device(device)
     inception = dino = clip = clip_name = None
     if "fid" in wanted or "kid" in wanted:
-        with _weights_argument("inception_weights"):
+        with weights_argument("inception_weights"):
             inception = create_inception(inception_weights or True, device=device)
     if "fd_dino" in wanted:
-        with _weights_argument("dino_weights"):
+        with weights_argument("dino_weights"):
             dino = create_dino_features(dino_model, pretrained=_pretrained(dino_weights, "hub"), device=device)
     if "clip" in wanted:
         model_module = import_example(find_example(example), "model")
@@ -214,8 +204,6 @@ def score_generator(
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Load the generator of ``args.checkpoint`` and compute ``args.metrics``."""
-    import torch
-
     from ..training import read_checkpoint_meta
 
     example = find_example(args.example)
