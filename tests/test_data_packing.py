@@ -92,4 +92,18 @@ def test_command_line_errors_are_one_line(tmp_path, args, needle) -> None:
                        timeout=120)
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
-    assert needle in lines[-1] and lines[-1].startswith(("error:", "usage:", "python -m ganblocks.data.pack: error"))
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], lines
+
+
+def test_nothing_to_pack_leaves_no_output_folder_behind(tmp_path) -> None:
+    root = tmp_path / "images"
+    root.mkdir()
+    (root / "a.png").write_bytes(b"not an image")
+    (root / "metadata.jsonl").write_text(json.dumps({"file_name": "a.png", "text": "a red circle"}) + "\n")
+    with pytest.raises(ValueError, match="no usable samples"):
+        pack_shards(root, tmp_path / "new" / "out", log=BadSampleLog(log=False))
+    assert not (tmp_path / "new" / "out").exists()
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(ValueError, match="no usable samples"):
+        pack_shards(root, tmp_path / "kept", log=BadSampleLog(log=False))
+    assert (tmp_path / "kept").is_dir()  # a folder that was there stays

@@ -78,8 +78,9 @@ def test_missing_inception_weights_say_which_file_and_where_to_get_it(
     with pytest.raises(FileNotFoundError) as err:
         create_inception(True)
     message = str(err.value)
-    assert INCEPTION_FILENAME in message and INCEPTION_URL in message and "--inception-weights" in message
+    assert INCEPTION_FILENAME in message and INCEPTION_URL in message and "weights=PATH" in message
     assert str(tmp_path / "hub") in message
+    assert "--inception-weights PATH" in str(err.value.for_argument("--inception-weights"))
 
 
 def test_weights_of_another_network_are_refused(tmp_path: Path) -> None:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ganblocks.cli import ArgumentParser, fail, user_errors
+
 HERE = Path(__file__).resolve().parent
 
 _AUG_ON = ["--augment-brightness", "0.5", "--augment-saturation", "1", "--augment-contrast", "0.5",
@@ -69,12 +71,26 @@ KEYS = ["all_correct/single_seen", "all_correct/single_heldout", "binding", "pos
         "colour", "extra", "diversity"]
 
 
+def train_command(name: str, flags: list[str], seed: int, args: argparse.Namespace) -> list[str]:
+    """The ``train.py`` command of one run."""
+    return [sys.executable, str(HERE / "train.py"), "--steps", str(args.steps), "--seed", str(seed),
+            "--out", str(args.out / f"{name}-s{seed}"), "--eval-every", str(args.eval_every), "--sample-every", "0",
+            "--checkpoint-every", str(args.steps), "--eval-samples", str(args.eval_samples), *args.extra, *flags]
+
+
+def check_runs(arms: dict[str, list[str]], seeds: list[int], args: argparse.Namespace) -> None:
+    """``train.py --check`` of the first run: bad flags or weights fail here, before any run starts."""
+    name, flags = next(iter(arms.items()))
+    r = subprocess.run([*train_command(name, flags, seeds[0], args), "--check"],
+                       stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": str(args.threads)})
+    if r.returncode != 0:
+        errors = [line[len("error:"):].strip() for line in r.stderr.splitlines() if line.startswith("error:")]
+        fail(f"the runs cannot start: {errors[-1] if errors else r.stderr.strip()[-300:]}")
+
+
 def run_arm(name: str, flags: list[str], seed: int, args: argparse.Namespace) -> dict:
     out = args.out / f"{name}-s{seed}"
-    cmd = [sys.executable, str(HERE / "train.py"), "--steps", str(args.steps), "--seed", str(seed),
-           "--out", str(out), "--eval-every", str(args.eval_every), "--sample-every", "0",
-           "--checkpoint-every", str(args.steps), "--eval-samples", str(args.eval_samples),
-           *args.extra, *flags]
+    cmd = train_command(name, flags, seed, args)
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
     t0 = time.perf_counter()
     with open(args.out / f"{name}-s{seed}.log", "w") as log:
@@ -134,16 +150,16 @@ def plot(results: list[dict], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--suite", choices=sorted(SUITES), default="paper")
+    p = ArgumentParser(description=__doc__)
+    p.add_argument("--suite", choices=sorted(SUITES), default="paper", help="the set of arms")
     p.add_argument("--arms", default=None, help="comma-separated subset of the suite's arms")
     p.add_argument("--steps", type=int, default=400, help="training steps per run (equal budget)")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     p.add_argument("--jobs", type=int, default=1, help="runs in parallel")
     p.add_argument("--threads", type=int, default=1, help="CPU threads per run")
-    p.add_argument("--eval-every", type=int, default=100)
-    p.add_argument("--eval-samples", type=int, default=128)
-    p.add_argument("--out", type=Path, default=Path("runs/ablation"))
+    p.add_argument("--eval-every", type=int, default=100, help="train.py --eval-every of every run")
+    p.add_argument("--eval-samples", type=int, default=128, help="train.py --eval-samples of every run")
+    p.add_argument("--out", type=Path, default=Path("runs/ablation"), help="folder of the runs and the tables")
     p.add_argument("extra", nargs=argparse.REMAINDER, help="after --: flags passed to every run")
     args = p.parse_args(argv)
     args.extra = [a for a in args.extra if a != "--"]
@@ -159,7 +175,9 @@ def main(argv: list[str] | None = None) -> None:
         p.error(f"--seeds must be comma-separated integers, got {args.seeds!r}")
     if args.steps <= 0 or args.jobs <= 0:
         p.error("--steps and --jobs must be positive")
-    args.out.mkdir(parents=True, exist_ok=True)
+    check_runs(arms, seeds, args)
+    with user_errors(f"cannot write to {args.out}"):
+        args.out.mkdir(parents=True, exist_ok=True)
     jobs = [(name, flags, seed) for seed in seeds for name, flags in arms.items()]
     t0 = time.perf_counter()
     with ThreadPoolExecutor(args.jobs) as pool:

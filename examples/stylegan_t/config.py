@@ -13,6 +13,10 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ganblocks.data.shapes import MAX_RESOLUTION as SHAPES_MAX_RESOLUTION
+from ganblocks.data.shapes import MIN_RESOLUTION as SHAPES_MIN_RESOLUTION
+
+MIN_RESOLUTION, MAX_RESOLUTION = 16, 1024  # of image folders and shards; ShapesT2I renders 32..256
 
 def _f(default: Any, help: str, **kw: Any) -> Any:
     return field(default=default, metadata={"help": help, **kw})
@@ -26,7 +30,8 @@ class Config:
     data: str = _f("shapes", "training data: 'shapes' (built-in ShapesT2I), an image folder with "
                    "metadata.jsonl, a .zip of one, or WebDataset shards (a .tar, a brace pattern "
                    "or a folder of .tar files)")
-    resolution: int = _f(32, "image resolution (power of two, 16..1024)")
+    resolution: int = _f(32, f"image resolution: a power of two, {SHAPES_MIN_RESOLUTION}..{SHAPES_MAX_RESOLUTION} "
+                         f"with --data shapes, {MIN_RESOLUTION}..{MAX_RESOLUTION} with other data")
     shapes_max_objects: int = _f(2, "ShapesT2I: objects per image (1 or 2)")
     num_workers: int = _f(0, "data-loader worker processes (0: load in the main process)")
 
@@ -114,8 +119,10 @@ class Config:
 
     def __post_init__(self) -> None:
         res = self.resolution
-        if res < 16 or res > 1024 or res & (res - 1):
-            raise ValueError(f"resolution must be a power of two in [16, 1024], got {res}")
+        lo, hi = (SHAPES_MIN_RESOLUTION, SHAPES_MAX_RESOLUTION) if self.data == "shapes" else (MIN_RESOLUTION, MAX_RESOLUTION)
+        if res < lo or res > hi or res & (res - 1):
+            data = "with --data shapes (ShapesT2I)" if self.data == "shapes" else "for image folders and shards"
+            raise ValueError(f"resolution must be a power of two in [{lo}, {hi}] {data}, got {res}")
         for name in ("batch", "z_dim", "channel_base", "channel_max", "d_cmap_dim",
                      "d_virtual_batch", "eval_samples", "keep_checkpoints", "max_bad_steps",
                      "log_every"):
@@ -213,15 +220,31 @@ def _arg_type(annotation: Any) -> tuple[Any, dict[str, Any]]:
     return {"type": annotation, "metavar": annotation.__name__.upper()}, {}
 
 
+def _shown(value: Any) -> str:
+    return "none" if value is None else str(value)
+
+
+def preset_defaults(name: str) -> str:
+    """The default of config field ``name`` as help text: one value, or the value of each preset."""
+    field_default = {f.name: f.default for f in dataclasses.fields(Config)}[name]
+    by_value: dict[str, list[str]] = {}
+    for preset_name, values in PRESETS.items():
+        by_value.setdefault(_shown(values.get(name, field_default)), []).append(preset_name)
+    if len(by_value) == 1:
+        return f"default: {next(iter(by_value))}"
+    return "default: " + "; ".join(f"{value} with --preset {', '.join(names)}" for value, names in by_value.items())
+
+
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """Add one ``--flag`` per config field; unset flags are absent (the preset decides)."""
-    group = parser.add_argument_group("config (defaults come from --preset)")
+    group = parser.add_argument_group("config (a flag overrides one field of --preset's config)")
     hints = typing.get_type_hints(Config)
     for f in dataclasses.fields(Config):
         kwargs, _ = _arg_type(hints[f.name])
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        text = f"{f.metadata['help']} ({preset_defaults(f.name)})".replace("%", "%%")
         group.add_argument("--" + f.name.replace("_", "-"), dest=f"cfg_{f.name}", default=argparse.SUPPRESS,
-                           help=f"{f.metadata['help']} (shapes preset: {f.default})", **kwargs)
+                           help=text, **kwargs)
 
 
 def config_overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -19,7 +19,6 @@ G that learns it here has the capacity and the conditioning path to place object
 Each prints a table and, with ``--out``, writes the numbers as JSON.
 """
 
-import argparse
 import collections
 import dataclasses
 import json
@@ -35,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from config import Config, preset  # noqa: E402
 
+from ganblocks.cli import ArgumentParser, user_errors  # noqa: E402
 from ganblocks.data import CELLS, SHAPES  # noqa: E402
 
 CELL_NAMES = list(CELLS)  # row by row, so cell i is at row i // 3, column i % 3
@@ -155,8 +155,7 @@ def supervised(cfg: Config, *, steps: int, batch: int, prompts: int, lr: float) 
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("Each prints")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__.split("Each prints")[0])
     sub = p.add_subparsers(dest="check", required=True)
     w = sub.add_parser("where", help="where the EMA generator draws objects and which shapes")
     w.add_argument("run", type=Path, help="a run folder or one checkpoint folder")
@@ -176,7 +175,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("prompts", "images", "steps", "batch"):
         if getattr(args, name, 1) < 1:
             p.error(f"--{name} must be positive")
-    try:
+    with user_errors():  # a missing or unusable run, weights or config: one line, no traceback
         if args.check == "where":
             from generate import load_generator
 
@@ -199,11 +198,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{result['steps']} steps ({result['kimg']:.1f} kimg) in {result['seconds']:.0f} s, "
                   f"L2 {result['loss_first']:.4f} -> {result['loss_last']:.4f}")
             print_placement(result)
-    except (ValueError, OSError, RuntimeError) as e:  # a user-facing tool: one line, no traceback wall
-        print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(2)
-    if args.out:
-        args.out.write_text(json.dumps(result, indent=2))
+        if args.out:
+            args.out.write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Evaluate a StyleGAN-T generator on ShapesT2I, and draw sample grids.
+r"""Evaluate a StyleGAN-T generator on ShapesT2I, and draw sample grids.
 
     python examples/stylegan_t/evaluate.py --checkpoint runs/x --samples 256
     python examples/stylegan_t/evaluate.py --checkpoint runs/x --metrics fid,kid,clip \
@@ -7,7 +7,6 @@
 ``--metrics`` adds ganblocks.metrics' scores (see ``python -m ganblocks.metrics --help``).
 """
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -19,6 +18,8 @@ from torch import Tensor, nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from config import Config  # noqa: E402
+
+from ganblocks.cli import ArgumentParser, resolve_device, user_errors  # noqa: E402
 
 EVAL_SEED_BASE = 1_000_000  # latents for evaluation never coincide with grid seeds
 GRID_SEEDS = 8
@@ -95,42 +96,41 @@ def evaluate_generator(G: nn.Module, cfg: Config, device: torch.device, *, final
 def main(argv: list[str] | None = None) -> None:
     from generate import load_generator
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__)
     p.add_argument("--checkpoint", type=Path, required=True, help="a run folder (its latest checkpoint) or one checkpoint folder")
     p.add_argument("--samples", type=int, default=256, help="number of prompts scored")
     p.add_argument("--truncation", type=float, default=1.0, help="truncation psi")
     p.add_argument("--out", type=Path, default=None, help="write the JSON report here (default: print it)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda or cuda:N")
     p.add_argument("--metrics", default=None, help="also compute these ganblocks.metrics, comma-separated from "
                    "fid,kid,fd_dino,clip (on --samples images)")
     p.add_argument("--inception-weights", type=Path, default=None, help="--metrics fid/kid: the Inception-v3 weights file")
     p.add_argument("--dino-model", default=None, help="--metrics fd_dino: timm ViT name or 'tiny' (default: DINO ViT-S/16)")
-    p.add_argument("--dino-weights", default=None, help="--metrics fd_dino: 'hub' (default), 'none' or a file")
+    p.add_argument("--dino-weights", default=None, help="--metrics fd_dino: 'hub' (timm's published weights; the "
+                   "default), 'none' (random) or a file")
     args = p.parse_args(argv)
     if args.samples < 8:
         p.error("--samples must be at least 8")
-    try:
-        G, cfg = load_generator(args.checkpoint, device=args.device)
-    except Exception as e:  # a user-facing tool: one line, no traceback wall
-        print(f"error: cannot load a generator from {args.checkpoint}: {e}", file=sys.stderr)
-        raise SystemExit(2)
-    scores = evaluate_generator(G, cfg, torch.device(args.device), final=True, samples=args.samples,
-                                truncation_psi=args.truncation)
-    if args.metrics:
-        from ganblocks.metrics.cli import score_generator
+    with user_errors():
+        device = resolve_device(args.device)
+    with user_errors(f"cannot load a generator from {args.checkpoint}"):
+        G, cfg = load_generator(args.checkpoint, device=device)
+    with user_errors():
+        extra = {}
+        if args.metrics:  # first: a missing weights file fails before the ShapesT2I scoring
+            from ganblocks.metrics.cli import score_generator
 
-        options = {k: v for k, v in (("dino_model", args.dino_model), ("dino_weights", args.dino_weights)) if v}
-        try:
-            scores.update(score_generator(
-                G, cfg, args.metrics.split(","), samples=args.samples, device=args.device,
+            options = {k: v for k, v in (("dino_model", args.dino_model), ("dino_weights", args.dino_weights)) if v}
+            extra = score_generator(
+                G, cfg, args.metrics.split(","), samples=args.samples, device=device,
                 inception_weights=args.inception_weights, truncation=args.truncation,
-                example=Path(__file__).resolve().parent, **options))
-        except (ValueError, OSError, ImportError, RuntimeError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            raise SystemExit(2)
-    text = json.dumps(scores, indent=2)
-    if args.out:
-        args.out.write_text(text)
+                example=Path(__file__).resolve().parent, **options)
+        scores = evaluate_generator(G, cfg, device, final=True, samples=args.samples,
+                                    truncation_psi=args.truncation)
+        scores.update(extra)
+        text = json.dumps(scores, indent=2)
+        if args.out:
+            args.out.write_text(text)
     print(text)
 
 

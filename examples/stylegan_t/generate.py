@@ -1,6 +1,6 @@
-"""Generate images with a trained StyleGAN-T generator: one forward pass per batch.
+r"""Generate images with a trained StyleGAN-T generator: one forward pass per batch.
 
-    python examples/stylegan_t/generate.py --checkpoint runs/x --prompt "a red circle in the center" \\
+    python examples/stylegan_t/generate.py --checkpoint runs/x --prompt "a red circle in the center" \
         --seeds 0-15 --truncation 0.7 --out out/
 
 Writes ``p{prompt index}_s{seed}.png`` per (prompt, seed) and ``grid.png`` (a row per prompt).
@@ -17,7 +17,6 @@ Python API (no example code needed)::
     save_grid(images, "grid.png")   # images: float [4, 3, R, R], raw (about [-1, 1]; clamped when saved)
 """
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -27,6 +26,8 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from config import Config  # noqa: E402
+
+from ganblocks.cli import ArgumentParser, resolve_device, user_errors  # noqa: E402
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -69,27 +70,24 @@ def export(checkpoint: Path, folder: Path) -> None:
     if folder.exists() and not folder.is_dir():
         print(f"error: --export-model {folder} is a file; pass a folder to write the model into", file=sys.stderr)
         raise SystemExit(2)
-    try:
+    with user_errors(f"cannot load a generator from {checkpoint}"):
         G, _ = load_generator(checkpoint)
-    except Exception as e:  # a user-facing tool: one line, no traceback wall
-        print(f"error: cannot load a generator from {checkpoint}: {e}", file=sys.stderr)
-        raise SystemExit(2)
-    G.save_pretrained(folder)
+    with user_errors(f"cannot write the model to {folder}"):
+        G.save_pretrained(folder)
     print(f"wrote {folder} (model.safetensors, config.json, README.md); load it with "
           f"ganblocks.TextToImageGenerator.from_pretrained({str(folder)!r})")
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("Python API")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__.split("Python API")[0])
     p.add_argument("--checkpoint", type=Path, required=True, help="a run folder (its latest checkpoint) or one checkpoint folder")
     p.add_argument("--prompt", action="append", default=[], help="a text prompt (repeat for several)")
     p.add_argument("--prompts-file", type=Path, help="a text file with one prompt per line")
-    p.add_argument("--seeds", default="0-7", help="seeds, e.g. '0-15' or '1,5,9' (default 0-7)")
+    p.add_argument("--seeds", default="0-7", help="seeds, e.g. '0-15' or '1,5,9'")
     p.add_argument("--truncation", type=float, default=1.0, help="truncation psi: 1 = no truncation, 0 = the mean latent")
-    p.add_argument("--out", type=Path, default=Path("generated"), help="output folder (default ./generated)")
+    p.add_argument("--out", type=Path, default=Path("generated"), help="output folder")
     p.add_argument("--batch", type=int, default=32, help="images per forward pass")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda or cuda:N")
     p.add_argument("--export-model", type=Path, default=None, metavar="DIR",
                    help="instead of generating, save the generator to DIR for sharing (model.safetensors, "
                    "config.json, README.md model card); load it with TextToImageGenerator.from_pretrained")
@@ -102,7 +100,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.prompts_file is not None:
         if not args.prompts_file.is_file():
             p.error(f"--prompts-file {args.prompts_file} does not exist")
-        prompts += [line.strip() for line in args.prompts_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        with user_errors(f"cannot read --prompts-file {args.prompts_file}"):
+            text = args.prompts_file.read_text(encoding="utf-8")
+        prompts += [line.strip() for line in text.splitlines() if line.strip()]
     if not prompts:
         p.error("no prompts: pass --prompt TEXT (repeatable) or --prompts-file FILE with one prompt per line")
     try:
@@ -111,18 +111,18 @@ def main(argv: list[str] | None = None) -> None:
         p.error(str(e))
     if args.batch <= 0:
         p.error(f"--batch must be positive, got {args.batch}")
-    try:
-        G, cfg = load_generator(args.checkpoint, device=args.device)
-    except Exception as e:  # a user-facing tool: one line, no traceback wall
-        print(f"error: cannot load a generator from {args.checkpoint}: {e}", file=sys.stderr)
-        raise SystemExit(2)
+    with user_errors():
+        device = resolve_device(args.device)
+    with user_errors(f"cannot load a generator from {args.checkpoint}"):
+        G, cfg = load_generator(args.checkpoint, device=device)
+    with user_errors(f"cannot write to {args.out}"):
+        args.out.mkdir(parents=True, exist_ok=True)
 
     from PIL import Image
 
     from ganblocks import save_grid, to_uint8
 
     pairs = [(i, s) for i in range(len(prompts)) for s in seeds]
-    args.out.mkdir(parents=True, exist_ok=True)
     images = []
     for k in range(0, len(pairs), args.batch):
         chunk = pairs[k:k + args.batch]

@@ -15,6 +15,7 @@ from torch import nn
 
 import ganblocks
 from config import Config
+from ganblocks.backbones import weights_argument  # a weights error names the config field
 
 
 def _weights_arg(value: str | None, *, hub_word: str | None = None) -> bool | str:
@@ -36,7 +37,7 @@ def create_frozen_clip(cfg: Config, device: torch.device | str = "cpu") -> "ganb
         from pretrain import ensure_shapes_clip
 
         weights = str(ensure_shapes_clip({"steps": cfg.clip_pretrain_steps}))
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), weights_argument("clip_weights"):
         torch.manual_seed(cfg.backbone_seed)
         clip = ganblocks.create_clip(cfg.clip_model, pretrained=_weights_arg(weights))
     return clip.to(device)
@@ -49,7 +50,7 @@ def create_dino(cfg: Config, clip: "ganblocks.FrozenCLIP", device: torch.device 
     """
     if cfg.dino_model == "clip":
         return ganblocks.ViTFeatureExtractor.from_open_clip(clip.model.visual).to(device)
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), weights_argument("dino_weights"):
         torch.manual_seed(cfg.backbone_seed + 1)
         net = ganblocks.create_dino_backbone(
             cfg.dino_model, pretrained=_weights_arg(cfg.dino_weights, hub_word="hub"))

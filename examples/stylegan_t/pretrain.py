@@ -13,10 +13,12 @@ choice between its caption and K edited captions (one attribute changed, or two 
 attributes swapped; ``ganblocks.data.edit_caption``). Without the edits the text tower stays a bag
 of words (colour-swapped captions embed almost identically) and binding cannot be learned.
 
-    python examples/stylegan_t/pretrain.py --steps 500   # train (or reuse) and print accuracies
+    python examples/stylegan_t/pretrain.py   # train (or reuse) the trainer's tiny CLIP; print accuracies
+
+Its defaults are those of ``train.py``'s shapes preset (``--steps`` is the config's
+``clip_pretrain_steps``), so this caches the very CLIP that the trainer then uses.
 """
 
-import argparse
 import hashlib
 import json
 import os
@@ -31,9 +33,15 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from config import SHAPES_MAX_RESOLUTION, SHAPES_MIN_RESOLUTION, preset  # noqa: E402
+
+from ganblocks.cli import ArgumentParser, HelpFormatter, user_errors  # noqa: E402
+
 VERSION = 1
-DEFAULTS: dict[str, Any] = dict(steps=500, batch=128, negatives=3, lr=2e-3, warmup=50, seed=0,
-                                resolution=32, data_seed=90210)
+# The step count comes from the trainer's config: it is part of the cache key, and the trainer
+# asks for `clip_pretrain_steps` steps.
+DEFAULTS: dict[str, Any] = dict(steps=preset("shapes").clip_pretrain_steps, batch=128, negatives=3, lr=2e-3,
+                                warmup=50, seed=0, resolution=32, data_seed=90210)
 
 
 def cache_dir() -> Path:
@@ -138,6 +146,19 @@ def zero_shot_accuracy(clip: Any, *, resolution: int = 32, n: int = 512, seed: i
     return out
 
 
+def _cache_problem(path: Path) -> str | None:
+    """Why a cached CLIP file cannot be used (unreadable, or not written by this script), or None."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), "pt") as f:
+            metadata = f.metadata() or {}
+        json.loads(metadata["params"]), json.loads(metadata["report"])
+    except Exception as err:  # noqa: BLE001 - a truncated or foreign file: any error means "retrain"
+        return " ".join(str(err).split())[:120] or type(err).__name__
+    return None
+
+
 def ensure_shapes_clip(params: dict[str, Any] | None = None, *, log: bool = True) -> Path:
     """The cached in-domain tiny CLIP for these training parameters; trains it when missing."""
     from safetensors.torch import save_file
@@ -145,7 +166,10 @@ def ensure_shapes_clip(params: dict[str, Any] | None = None, *, log: bool = True
     p = {**DEFAULTS, **(params or {})}
     path = cache_dir() / f"shapes-clip-{_key(p)}.safetensors"
     if path.is_file():
-        return path
+        problem = _cache_problem(path)
+        if problem is None:
+            return path
+        print(f"the cached tiny CLIP {path} is unusable ({problem}): training it again", file=sys.stderr, flush=True)
     if log:
         print(f"pretraining the tiny CLIP on ShapesT2I ({p['steps']} steps of {p['batch']}; cached at {path})", flush=True)
     state, report = train_shapes_clip(p, log=log)
@@ -159,9 +183,13 @@ def ensure_shapes_clip(params: dict[str, Any] | None = None, *, log: bool = True
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    helps = dict(steps="training steps (the trainer's --clip-pretrain-steps)", batch="images per step",
+                 negatives="edited captions per image", lr="AdamW learning rate", warmup="linear warm-up steps",
+                 seed="seed of the initial weights and the caption edits", resolution="image side of ShapesT2I",
+                 data_seed="seed of the ShapesT2I training images")
     for k, v in DEFAULTS.items():
-        ap.add_argument("--" + k.replace("_", "-"), type=type(v), default=v, help=f"default {v}")
+        ap.add_argument("--" + k.replace("_", "-"), type=type(v), default=v, help=helps[k])
     ap.add_argument("--force", action="store_true", help="retrain even when cached")
     args = ap.parse_args(argv)
     params = {k: getattr(args, k) for k in DEFAULTS}
@@ -169,16 +197,17 @@ def main(argv: list[str] | None = None) -> None:
         if not params[name] > 0:
             ap.error(f"--{name} must be positive, got {params[name]}")
     res = params["resolution"]
-    if not 32 <= res <= 256 or res & (res - 1):
-        ap.error(f"--resolution must be a power of two in [32, 256], got {res}")
-    if args.force:
-        path = cache_dir() / f"shapes-clip-{_key(params)}.safetensors"
-        path.unlink(missing_ok=True)
-    path = ensure_shapes_clip(params)
-    from safetensors import safe_open
+    if not SHAPES_MIN_RESOLUTION <= res <= SHAPES_MAX_RESOLUTION or res & (res - 1):
+        ap.error(f"--resolution must be a power of two in [{SHAPES_MIN_RESOLUTION}, {SHAPES_MAX_RESOLUTION}], got {res}")
+    with user_errors():
+        if args.force:
+            path = cache_dir() / f"shapes-clip-{_key(params)}.safetensors"
+            path.unlink(missing_ok=True)
+        path = ensure_shapes_clip(params)
+        from safetensors import safe_open
 
-    with safe_open(str(path), "pt") as f:
-        print(json.dumps({"path": str(path), **json.loads(f.metadata()["report"])}, indent=2))
+        with safe_open(str(path), "pt") as f:
+            print(json.dumps({"path": str(path), **json.loads(f.metadata()["report"])}, indent=2))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
     python examples/stylegan_t/train.py --steps 6 --out runs/x # a few steps
     python examples/stylegan_t/train.py --resume runs/x --steps 12
     python examples/stylegan_t/train.py --stage superres --resume runs/x --resolution 64 --out runs/x64
+    python examples/stylegan_t/train.py --preset small --data my_images --check   # set up, then stop
     torchrun --nproc_per_node 8 examples/stylegan_t/train.py --preset small --data shards/
 
 Reads top to bottom: config -> build -> loop -> save. The blocks, losses and checkpoint I/O live
@@ -34,6 +35,7 @@ from torch.nn.parallel import DistributedDataParallel
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import ganblocks  # noqa: E402
+from ganblocks.cli import ArgumentParser, fail, user_errors  # noqa: E402
 from ganblocks.training import (  # noqa: E402
     CheckpointError, ema_beta, find_checkpoint, load_checkpoint, read_checkpoint_meta,
     save_checkpoint, update_ema,
@@ -52,21 +54,25 @@ STAGES = ("all", "generator", "text-encoder", "superres")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", default="shapes", choices=sorted(PRESETS), help="named configuration (default: shapes)")
+    p = ArgumentParser(description=__doc__)
+    p.add_argument("--preset", default="shapes", choices=sorted(PRESETS), help="named configuration (default: shapes); "
+                   "the config flags below override single fields of it")
     p.add_argument("--out", type=Path, default=None, help="run folder; everything of the run goes there (default: the --resume run folder, else a new folder under runs/)")
     p.add_argument("--resume", type=Path, default=None, help="continue from a run folder or checkpoint folder")
     p.add_argument("--steps", type=int, default=None, help="total steps of the run, counted across resumes and stages (default: no limit; the shapes preset stops after --minutes)")
     p.add_argument("--minutes", type=float, default=None, help="wall-clock budget of this invocation in minutes, set-up included (default: 14 for the shapes preset without --steps)")
     p.add_argument("--stage", choices=STAGES, default="all", help="all: stage 1 then stage 2; generator: stage 1 only; text-encoder: stage 2 only; superres: grow a trained generator to --resolution (new blocks added, the rest carried over; optimizers start fresh)")
     p.add_argument("--freeze-lower", action="store_true", help="superres: train only the new blocks and the toRGB layers (default: everything)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (under torchrun: cuda:LOCAL_RANK)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto, a GPU when there is "
+                   "one; under torchrun cuda:LOCAL_RANK)")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto", help="autocast precision; losses and the CLIP distance stay fp32; fp16 adds a gradient scaler (auto: bf16 on GPUs that support it, else fp32)")
     p.add_argument("--compile", action="store_true", help="torch.compile the synthesis network and the discriminator heads (checkpoints and resume are unaffected)")
     p.add_argument("--compile-backend", default="inductor", help="torch.compile backend for --compile (default inductor; aot_eager traces without code generation)")
     p.add_argument("--channels-last", action="store_true", help="keep the synthesis network's conv weights, and so its activations, channels-last (NHWC): faster convolutions on GPUs with bf16/fp16 tensor cores; checkpoints are unaffected")
     p.add_argument("--dist-timeout", type=float, default=30.0, help="minutes a process waits for the others (a lost or hung rank) before the job fails (default 30)")
     p.add_argument("--no-final-eval", dest="final_eval", action="store_false", help="end without the final ShapesT2I evaluation and sample grid (the final checkpoint is still written)")
+    p.add_argument("--check", action="store_true", help="set everything up (config, networks and their weights, data, "
+                   "the checkpoint to resume), then stop without training or writing the run folder")
     add_config_arguments(p)
     args = p.parse_args(argv)
     for name in ("steps", "minutes", "dist_timeout"):
@@ -80,38 +86,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def fail(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(2)
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     start_time = time.perf_counter()  # --minutes counts everything: pretraining, training, stage 2
-    try:
+    with user_errors():
         distinfo, device = setup_distributed(args.device, timeout_minutes=args.dist_timeout)
         precision, autocast, scaler = autocast_for(args.precision, device)
-    except ValueError as e:
-        fail(str(e))
     world, rank = distinfo.world, distinfo.rank
 
     # --- config --------------------------------------------------------------------------------
     overrides = config_overrides(args)
     meta: dict[str, Any] = {}
     if args.resume is not None:
-        try:
+        with user_errors(f"cannot resume from {args.resume}"):
             meta = read_checkpoint_meta(args.resume)
             saved = Config.from_dict(meta["config"])
             cfg = dataclasses.replace(saved, **overrides)
-        except (CheckpointError, ValueError, TypeError, KeyError) as e:
-            fail(f"cannot resume from {args.resume}: {e}")
         if args.stage == "superres" and cfg.resolution <= saved.resolution:
             fail(f"--stage superres needs --resolution above the checkpoint's {saved.resolution}")
     else:
-        try:
+        with user_errors():
             cfg = preset(args.preset, **overrides)
-        except (ValueError, TypeError) as e:
-            fail(str(e))
     minutes = args.minutes
     if minutes is None and args.steps is None:
         minutes = 14.0 if args.preset == "shapes" else None
@@ -125,19 +120,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if accum * per_device * world != cfg.batch:
         fail(f"--batch {cfg.batch} is not divisible into {world} devices x {per_device} per device")
 
+    with user_errors():  # the data first: a wrong --data fails before the networks are built
+        source = create_batch_source(cfg, rank=rank, world=world, per_device=per_device, accum=accum)
+
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank
 
     # --- build ---------------------------------------------------------------------------------
     if world > 1 and not distinfo.main:
         dist.barrier()  # rank 0 pretrains and caches the tiny CLIP (if needed) alone, first
-    try:
+    with user_errors("cannot build the networks"):  # widths, names, missing or unusable weights
         clip = create_frozen_clip(cfg, device)
         if world > 1 and distinfo.main:
             dist.barrier()
         G = build_generator(cfg, clip).to(device)
         D = build_discriminator(cfg, create_dino(cfg, clip, device), clip.embed_dim).to(device)
-    except ValueError as e:  # a config the networks cannot be built from (widths, names, weights)
-        fail(f"cannot build the networks: {e}")
     spectral = SpectralNormSteps(D)
     guidance = ganblocks.CLIPGuidanceLoss(clip, crop=cfg.clip_crop)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
@@ -154,16 +150,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.compile:  # compiles the forward in place: parameter names (checkpoint keys) unchanged
         G.synthesis.compile(backend=args.compile_backend)
         D.heads.compile(backend=args.compile_backend)
-    try:
-        source = create_batch_source(cfg, rank=rank, world=world, per_device=per_device, accum=accum)
-    except (ValueError, FileNotFoundError) as e:
-        fail(str(e))
 
     # --- resume --------------------------------------------------------------------------------
     prog = Progress()
     superres = None  # {"lower_resolution", "freeze_lower"} while in the super-resolution stage
     if args.resume is not None:
-        try:
+        with user_errors(f"cannot resume from {args.resume}"):
             if args.stage == "superres":
                 meta = carry_over(args.resume, G, G_ema, D)
                 superres = {"lower_resolution": meta["config"]["resolution"], "freeze_lower": args.freeze_lower}
@@ -175,8 +167,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     superres = {**superres, "freeze_lower": True}
                 if scaler is not None and meta.get("scaler"):
                     scaler.load_state_dict(meta["scaler"])
-        except CheckpointError as e:
-            fail(str(e))
         prog = Progress(meta["step"], meta["images_seen"], meta.get("stage", "generator"), meta.get("restores", 0))
         if args.stage in ("text-encoder", "superres"):
             prog.stage = args.stage
@@ -275,6 +265,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             progress.n = prog.step
             progress.refresh()
 
+    if args.check:
+        if distinfo.main:
+            print(f"StyleGAN-T | preset {args.preset} | {cfg.resolution}px | stage {prog.stage} | "
+                  f"G {count_parameters(G) / 1e6:.2f}M params | set-up checked; nothing was written")
+        if world > 1:
+            dist.destroy_process_group()
+        return {"run": str(out), "step": prog.step, "stage": prog.stage, "stopped_by": None, "checked": True}
     if distinfo.main:  # the run folder appears once everything is in place
         with writing(out / "config.json"):
             out.mkdir(parents=True, exist_ok=True)

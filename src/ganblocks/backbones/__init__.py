@@ -7,6 +7,10 @@ from .clip import CLIPTextEncoder as CLIPTextEncoder
 from .clip import TextEncoding as TextEncoding
 from .clip import FrozenCLIP as FrozenCLIP
 from .clip import create_clip as create_clip
+from ._weights import WeightsError as WeightsError
+from ._weights import WeightsFileNotFoundError as WeightsFileNotFoundError
+from ._weights import WeightsUnavailableError as WeightsUnavailableError
+from ._weights import weights_argument as weights_argument
 from .dino import ViTFeatureExtractor as ViTFeatureExtractor
 from .dino import create_dino_backbone as create_dino_backbone
 from .dino import default_taps as default_taps
@@ -16,7 +20,11 @@ __all__ = [
     "TextEncoding",
     "FrozenCLIP",
     "ViTFeatureExtractor",
+    "WeightsError",
+    "WeightsFileNotFoundError",
+    "WeightsUnavailableError",
     "create_clip",
     "create_dino_backbone",
     "default_taps",
+    "weights_argument",
 ]

@@ -6,9 +6,11 @@ fine-tunes its own copy of the text tower in the second training stage:
 [`FrozenCLIP.text_encoder_copy`][ganblocks.backbones.clip.FrozenCLIP.text_encoder_copy].
 """
 
+import contextlib
 import copy
+import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple
 
 import torch
@@ -16,7 +18,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._typing import Bool, Float, Int, Tensor, check_shape
-from ._weights import Pretrained, hub_file, load_strict, read_weights_file
+from ._weights import (
+    Pretrained, WeightsError, hub_file, load_strict, looks_like_path, read_weights_file, require_file,
+)
 
 __all__ = ["FrozenCLIP", "CLIPTextEncoder", "TextEncoding", "create_clip", "CLIP_DEFAULT"]
 
@@ -25,10 +29,6 @@ CLIP_DEFAULT = "ViT-L-14"
 
 _OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 _OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
-_NO_WEIGHTS_HINT = (
-    "Pass pretrained=<path to a .safetensors file> (see the 'Pretrained networks' page) "
-    "or pretrained=False for random weights."
-)
 
 Tokenizer = Callable[[list[str]], Tensor]
 
@@ -215,6 +215,20 @@ class FrozenCLIP(nn.Module):
         return CLIPTextEncoder(self.model, self.tokenizer).to(self.mean.device)
 
 
+@contextlib.contextmanager
+def _quiet_random_init() -> Iterator[None]:
+    """Drop open_clip's "No pretrained weights loaded" log line (the root logger's)."""
+    def keep(record: logging.LogRecord) -> bool:
+        return "No pretrained weights loaded" not in record.getMessage()
+
+    root = logging.getLogger()
+    root.addFilter(keep)
+    try:
+        yield
+    finally:
+        root.removeFilter(keep)
+
+
 def _tiny_clip(image_size: int, patch_size: int, width: int, layers: int, context_length: int,
                embed_dim: int, quick_gelu: bool) -> tuple[nn.Module, Tokenizer]:
     from open_clip import CLIP
@@ -267,9 +281,12 @@ def create_clip(
         embed_dim: Tiny preset only: width of the joint embedding.
 
     Raises:
-        ValueError: For an unknown name or tag (listing valid ones), size overrides on a
-            non-tiny name, or a weights file for another architecture (naming mismatched keys).
-        RuntimeError: Within seconds, when the tagged weights are neither cached nor reachable.
+        ValueError: For an unknown name (listing valid ones) or size overrides on a non-tiny name.
+        WeightsError: For an unknown tag (listing valid ones), a missing or unreadable weights
+            file (also a ``FileNotFoundError`` when missing), or a file for another architecture
+            (naming mismatched keys). A ``ValueError``.
+        WeightsUnavailableError: Within seconds, when the tagged weights are neither cached nor
+            reachable (a ``WeightsError`` and a ``RuntimeError``).
     """
     try:
         import open_clip
@@ -279,14 +296,13 @@ def create_clip(
                  context_length=context_length, embed_dim=embed_dim)
     path: str | os.PathLike | None = None
     mean, std = _OPENAI_MEAN, _OPENAI_STD
+    if isinstance(pretrained, (str, os.PathLike)) and looks_like_path(pretrained):
+        require_file(pretrained)  # a missing file is named as such, not taken for a tag
     if name == "tiny":
         if pretrained is True or (
             isinstance(pretrained, (str, os.PathLike)) and not os.path.isfile(pretrained)
         ):
-            raise ValueError(
-                f"the 'tiny' preset has no published weights (pretrained={pretrained!r}). "
-                + _NO_WEIGHTS_HINT
-            )
+            raise WeightsError(f"the 'tiny' preset has no published weights (pretrained={pretrained!r}).")
         defaults = dict(image_size=32, patch_size=4, width=64, layers=2, context_length=32, embed_dim=64)
         model, tokenizer = _tiny_clip(
             **{k: defaults[k] if v is None else v for k, v in sizes.items()},
@@ -309,13 +325,13 @@ def create_clip(
             tag = pretrained
         elif isinstance(pretrained, (str, os.PathLike)):
             if not os.path.isfile(pretrained):
-                raise ValueError(
-                    f"pretrained={str(pretrained)!r} is neither a weights tag of {name} "
-                    f"({', '.join(tags) or 'none'}) nor an existing file. {_NO_WEIGHTS_HINT}"
+                raise WeightsError(
+                    f"{str(pretrained)!r} is neither a weights tag of {name} "
+                    f"({', '.join(tags) or 'none'}) nor an existing file."
                 )
             path = pretrained
         if pretrained is True and tag is None:
-            raise ValueError(f"open_clip has no pretrained weights for {name!r}. {_NO_WEIGHTS_HINT}")
+            raise WeightsError(f"open_clip has no pretrained weights for {name!r}.")
         cfg = open_clip.get_pretrained_cfg(name, tag or default_tag or "")
         if quick_gelu is None:
             quick_gelu = bool(cfg.get("quick_gelu", False))
@@ -323,17 +339,18 @@ def create_clip(
         if tag is not None:
             mean, std = cfg.get("mean", mean), cfg.get("std", std)
             if not cfg.get("hf_hub"):
-                raise ValueError(
+                raise WeightsError(
                     f"the {name}/{tag} weights are not on the Hugging Face hub; download them "
-                    f"yourself and pass the file. {_NO_WEIGHTS_HINT}"
+                    "yourself and pass the file."
                 )
             repo, filename = os.path.split(cfg["hf_hub"])  # "org/repo/" or "org/repo/file"
             files = ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
             if filename:
                 stem, suffix = os.path.splitext(filename)
                 files = [filename] if suffix == ".safetensors" else [stem + ".safetensors", filename]
-            checkpoint = hub_file(repo, files, what=f"{name} ({tag})", hint=_NO_WEIGHTS_HINT)
-        model = open_clip.create_model(name, pretrained=checkpoint, force_quick_gelu=quick_gelu)
+            checkpoint = hub_file(repo, files, what=f"{name} ({tag})")
+        with _quiet_random_init():  # random or file weights are what was asked for: no warning
+            model = open_clip.create_model(name, pretrained=checkpoint, force_quick_gelu=quick_gelu)
         tokenizer = open_clip.get_tokenizer(name)
     if path is not None:
         load_strict(model, read_weights_file(path), source=repr(str(path)), expected=f"the open_clip model {name!r}")

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .._typing import Float, Tensor, check_shape
-from ._weights import Pretrained, hub_file, load_strict, read_weights_file
+from ._weights import Pretrained, WeightsError, hub_file, load_strict, read_weights_file
 
 __all__ = ["ViTFeatureExtractor", "create_dino_backbone", "default_taps", "DINO_DEFAULT"]
 
@@ -23,10 +23,6 @@ _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 _OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 _OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
-_NO_WEIGHTS_HINT = (
-    "Pass pretrained=<path to a .safetensors file> (see the 'Pretrained networks' page) "
-    "or pretrained=False for random weights."
-)
 
 
 def default_taps(depth: int) -> tuple[int, ...]:
@@ -237,10 +233,12 @@ def create_dino_backbone(
         num_heads: Tiny preset only: attention heads.
 
     Raises:
-        ValueError: For an unknown name (listing valid ones), size overrides on a non-tiny name,
-            or a weights file for another architecture (naming the mismatched keys).
-        RuntimeError: Within seconds, when the published weights are neither cached nor
-            reachable.
+        ValueError: For an unknown name (listing valid ones) or size overrides on a non-tiny name.
+        WeightsError: For a missing or unreadable weights file (also a ``FileNotFoundError``
+            when missing), a file for another architecture (naming the mismatched keys), or
+            ``pretrained=True`` for a network without published weights. A ``ValueError``.
+        WeightsUnavailableError: Within seconds, when the published weights are neither cached
+            nor reachable (a ``WeightsError`` and a ``RuntimeError``).
     """
     try:
         import timm
@@ -248,9 +246,10 @@ def create_dino_backbone(
         raise ImportError("create_dino_backbone needs timm: `pip install timm`") from err
     overrides = dict(img_size=img_size, patch_size=patch_size, embed_dim=embed_dim, depth=depth, num_heads=num_heads)
     weights_path = pretrained if isinstance(pretrained, (str, os.PathLike)) else None
+    state = None if weights_path is None else read_weights_file(weights_path)  # a bad file fails first
     if name == "tiny":
         if pretrained is True:
-            raise ValueError(f"the 'tiny' preset has no published weights. {_NO_WEIGHTS_HINT}")
+            raise WeightsError("the 'tiny' preset has no published weights.")
         defaults = dict(img_size=32, patch_size=4, embed_dim=64, depth=4, num_heads=4)
         model = _tiny_vit(**{k: defaults[k] if v is None else v for k, v in overrides.items()})
     else:
@@ -265,17 +264,17 @@ def create_dino_backbone(
             cfg = timm.models.get_pretrained_cfg(name)
             repo = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
             if not repo:
-                raise ValueError(f"timm has no hub weights for {name!r}. {_NO_WEIGHTS_HINT}")
+                raise WeightsError(f"timm has no hub weights for {name!r}.")
             files = [cfg.hf_hub_filename] if cfg.hf_hub_filename else ["model.safetensors", "pytorch_model.bin"]
-            path = hub_file(repo, files, what=name, hint=_NO_WEIGHTS_HINT)
+            path = hub_file(repo, files, what=name)
             model = timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file=path))
         else:
             model = timm.create_model(name, pretrained=False)
         if not all(hasattr(model, a) for a in ("patch_embed", "_pos_embed", "blocks", "num_prefix_tokens")):
             raise ValueError(f"{name!r} is not a vision transformer (got {type(model).__name__})")
-    if weights_path is not None:
+    if state is not None:
         load_strict(
-            model, read_weights_file(weights_path), source=repr(str(weights_path)),
+            model, state, source=repr(str(weights_path)),
             expected=f"the timm model {name!r}",
         )
     return ViTFeatureExtractor(model, taps=taps).to(device)

@@ -8,11 +8,9 @@ and ``KEY.json`` with the source file name. Images that do not decode, and lines
 that cannot be used, are left out and reported.
 """
 
-import argparse
 import io
 import json
 import os
-import sys
 from pathlib import Path
 
 from .badsamples import BadSampleLog
@@ -84,6 +82,7 @@ def pack_shards(
     log = log if log is not None else BadSampleLog()
     log.extend(folder.problems)
     out = Path(out_dir)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     if any(out.glob("*.tar")):
         raise ValueError(f"{out}: already holds .tar files; choose an empty folder")
@@ -111,17 +110,20 @@ def pack_shards(
     if written == 0:
         for shard in shards:
             shard.unlink()
+        if created and not any(out.iterdir()):
+            out.rmdir()
         raise ValueError(f"{src}: no usable samples to pack (skipped: {log.summary()})")
     return shards
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``python -m ganblocks.data.pack SRC OUT_DIR [--shard-size N]``."""
-    p = argparse.ArgumentParser(prog="python -m ganblocks.data.pack", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    from ..cli import ArgumentParser, user_errors
+
+    p = ArgumentParser(prog="python -m ganblocks.data.pack", description=__doc__)
     p.add_argument("src", help="image folder or .zip with metadata.jsonl")
     p.add_argument("out_dir", help="output folder for the .tar shards (must hold none yet)")
-    p.add_argument("--shard-size", type=int, default=1000, help="samples per shard (default 1000)")
+    p.add_argument("--shard-size", type=int, default=1000, help="samples per shard")
     p.add_argument("--resolution", type=int, default=None,
                    help="centre-crop and resize to this side, re-encoding (default: keep original bytes)")
     p.add_argument("--image-format", choices=("jpg", "png", "webp"), default="jpg",
@@ -134,12 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.resolution is not None and args.resolution < 1:
         p.error(f"--resolution must be positive, got {args.resolution}")
     log = BadSampleLog(log=False)
-    try:
+    with user_errors():
         shards = pack_shards(args.src, args.out_dir, shard_size=args.shard_size, verify=args.verify,
                              resolution=args.resolution, image_format=args.image_format, log=log)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
     n = len(shards)
     pattern = f"{args.out_dir}/{{{0:06d}..{n - 1:06d}}}.tar" if n > 1 else str(shards[0])
     print(f"wrote {n} shard{'s' * (n != 1)}: {pattern}")

@@ -26,7 +26,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from ..backbones._weights import weights_argument
 from ..backbones.dino import DINO_DEFAULT
+from ..cli import ArgumentParser, resolve_device, user_errors
 
 ALL_METRICS = ("fid", "kid", "fd_dino", "clip", "shapes")
 SHAPES_MIN_SAMPLES = 8
@@ -63,8 +65,7 @@ def import_example(folder: Path, name: str) -> ModuleType:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m ganblocks.metrics", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="python -m ganblocks.metrics", description=__doc__)
     p.add_argument("--checkpoint", type=Path, required=True,
                    help="a run folder (its latest checkpoint) or one checkpoint folder")
     p.add_argument("--data", default="shapes",
@@ -93,7 +94,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="KID subset size (default: min(1000, samples))")
     p.add_argument("--truncation", type=float, default=1.0, help="truncation psi")
     p.add_argument("--batch", type=int, default=64, help="images per forward pass")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda or cuda:N")
     p.add_argument("--example", type=Path, default=None,
                    help="the examples/stylegan_t folder (default: found beside the package)")
     args = p.parse_args(argv)
@@ -199,13 +200,11 @@ def score_generator(
     device = torch.device(device)
     inception = dino = clip = clip_name = None
     if "fid" in wanted or "kid" in wanted:
-        inception = create_inception(inception_weights or True, device=device)
+        with weights_argument("inception_weights"):
+            inception = create_inception(inception_weights or True, device=device)
     if "fd_dino" in wanted:
-        try:
+        with weights_argument("dino_weights"):
             dino = create_dino_features(dino_model, pretrained=_pretrained(dino_weights, "hub"), device=device)
-        except RuntimeError as err:
-            raise RuntimeError(f"{err} On the command line: --dino-weights FILE (or --dino-model tiny "
-                               "--dino-weights none: a random network, for smoke tests only).") from err
     if "clip" in wanted:
         model_module = import_example(find_example(example), "model")
         name = clip_model or cfg.clip_model
@@ -226,28 +225,27 @@ def score_generator(
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Load the generator of ``args.checkpoint`` and compute ``args.metrics``."""
-    import torch
-
     from ..training import read_checkpoint_meta
 
     example = find_example(args.example)
     generate_module = import_example(example, "generate")
+    device = resolve_device(args.device)
     meta = read_checkpoint_meta(args.checkpoint)
-    G, cfg = generate_module.load_generator(args.checkpoint, device=args.device)
+    G, cfg = generate_module.load_generator(args.checkpoint, device=device)
     wanted = [m for m in args.metrics if m != "shapes"]
     started = time.perf_counter()
     report: dict[str, Any] = {"checkpoint": str(args.checkpoint), "step": meta.get("step"),
                               "resolution": cfg.resolution, "data": args.data, "truncation": args.truncation}
     if wanted:
         report.update(score_generator(
-            G, cfg, wanted, samples=args.samples, device=args.device, inception_weights=args.inception_weights,
+            G, cfg, wanted, samples=args.samples, device=device, inception_weights=args.inception_weights,
             dino_model=args.dino_model, dino_weights=args.dino_weights, clip_model=args.clip_model,
             clip_weights=args.clip_weights, cache_dir=args.cache_dir, reference_seed=args.reference_seed,
             kid_subsets=args.kid_subsets, kid_subset_size=args.kid_subset_size, truncation=args.truncation,
             batch_size=args.batch, example=example, data=args.data))
     if "shapes" in args.metrics:
         evaluate_module = import_example(example, "evaluate")
-        scores = evaluate_module.evaluate_generator(G, cfg, torch.device(args.device), final=True,
+        scores = evaluate_module.evaluate_generator(G, cfg, device, final=True,
                                                     samples=args.samples,
                                                     truncation_psi=args.truncation)
         report.update({f"shapes/{k}": v for k, v in scores.items()})
@@ -257,15 +255,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-    try:
+    with user_errors():  # missing or unusable weights, checkpoints, devices: one line, no traceback
         report = run(args)
-    except (ValueError, OSError, ImportError, RuntimeError) as err:  # one line, no traceback wall
-        print(f"error: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
-    text = json.dumps(report, indent=2)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+        text = json.dumps(report, indent=2)
+        if args.out is not None:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(text + "\n")
     print(text)
     return report
 

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .._typing import Float, Tensor, check_shape
-from ..backbones._weights import load_strict, read_weights_file
+from ..backbones._weights import WeightsError, WeightsFileNotFoundError, load_strict, read_weights_file
 
 __all__ = [
     "INCEPTION_FILENAME",
@@ -42,10 +42,9 @@ def default_inception_path() -> Path:
 
 
 def _how_to_get(default: Path) -> str:
-    return (
-        f"On a machine with internet, download {INCEPTION_URL} and copy it to {default}, or pass its "
-        "path: create_inception(weights=PATH) in Python, --inception-weights PATH on the command line."
-    )
+    """A ``WeightsError`` hint: ``{given}`` becomes ``weights=`` or a command-line flag."""
+    where = f"download {INCEPTION_URL} and copy it to {default}".replace("{", "{{").replace("}", "}}")
+    return f"On a machine with internet, {where}, or pass its path: {{given}}PATH."
 
 
 def _import_fidelity() -> type:
@@ -135,9 +134,9 @@ def _standard_weights() -> Path:
         return path
     if _offline() or not _reachable():
         why = "the machine is offline" if _offline() else "the download host cannot be reached"
-        raise FileNotFoundError(
+        raise WeightsFileNotFoundError(
             f"FID and KID need the Inception-v3 weights file {INCEPTION_FILENAME}, which is not at {path}, "
-            f"and {why}. {_how_to_get(path)}"
+            f"and {why}.", argument="weights", hint=_how_to_get(path)
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.hub.download_url_to_file(INCEPTION_URL, str(path), hash_prefix="6726825d", progress=False)
@@ -160,9 +159,10 @@ def create_inception(
         device: Where to put the network.
 
     Raises:
-        FileNotFoundError: The weights file is missing; the message says which file to pass and
-            where to get it.
-        ValueError: The file holds weights of another network (naming the mismatched keys).
+        WeightsFileNotFoundError: The weights file is missing (a ``FileNotFoundError``); the
+            message says which file to pass and where to get it.
+        WeightsError: The file is unreadable or holds weights of another network (naming the
+            mismatched keys); a ``ValueError``.
         ImportError: torch-fidelity is not installed.
     """
     network = _network()
@@ -173,10 +173,13 @@ def create_inception(
     else:
         path = Path(weights)
         if not path.is_file():
-            raise FileNotFoundError(
-                f"the Inception weights file {str(path)!r} does not exist. {_how_to_get(default_inception_path())}"
-            )
+            raise WeightsFileNotFoundError(
+                f"the Inception weights file {str(path)!r} does not exist.", argument="weights",
+                hint=_how_to_get(default_inception_path()))
     if path is not None:
-        load_strict(network, read_weights_file(path), source=repr(str(path)),
-                    expected="torch-fidelity's Inception-v3")
+        try:
+            load_strict(network, read_weights_file(path), source=repr(str(path)),
+                        expected="torch-fidelity's Inception-v3")
+        except WeightsError as err:  # the hint: where to get the right file
+            raise WeightsError(err.problem, argument="weights", hint=_how_to_get(default_inception_path())) from err
     return InceptionV3Features(network).to(device)

@@ -36,7 +36,17 @@ _SHA = re.compile(r"[0-9a-f]{64}")
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint could not be saved, found, validated or loaded; the message says why."""
+    """A checkpoint could not be saved, found, validated or loaded; the message says why.
+
+    Args:
+        problem: What is wrong.
+        python_hint: What a Python caller can do about it (naming arguments of the loading
+            functions), appended to the message; command-line tools leave it out.
+    """
+
+    def __init__(self, problem: str, *, python_hint: str | None = None) -> None:
+        super().__init__(problem if python_hint is None else f"{problem}. {python_hint}")
+        self.problem, self.python_hint = problem, python_hint
 
 
 def read_doc(folder: Path) -> dict[str, Any]:

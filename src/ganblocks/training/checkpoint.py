@@ -344,8 +344,8 @@ def _stage(folder, doc, modules, optimizers, strict, restore_rng, map_location):
 def _absent(strict, folder, kind, name, present, skipped) -> None:
     if strict:
         raise CheckpointError(
-            f"{folder} has no {kind} {name!r}; it holds {sorted(present)}. Pass the names it "
-            "was saved under, or strict=False to skip it"
+            f"{folder} has no {kind} {name!r}; it holds {sorted(present)}",
+            python_hint="Pass the names it was saved under, or strict=False to skip it"
         )
     skipped.append(f"no {kind} {name!r}, left unchanged")
 
@@ -373,9 +373,9 @@ def _match_module(fpath, name, module, tensors, strict) -> list[str]:
         if mismatched:
             problems.append(f"shape mismatches {_short(mismatched)}")
         raise CheckpointError(
-            f"{fpath} does not fit network {name!r}: {'; '.join(problems)}. Build the network "
-            "with the config the checkpoint was saved with (read_checkpoint_meta), or pass "
-            "strict=False to skip missing and unexpected keys"
+            f"{fpath} does not fit network {name!r}: {'; '.join(problems)}",
+            python_hint="Build the network with the config the checkpoint was saved with "
+            "(read_checkpoint_meta), or pass strict=False to skip missing and unexpected keys"
         )
     for k in unexpected:
         del tensors[k]
