@@ -37,7 +37,7 @@ def run_config(**overrides: Any) -> "Any":
     """A tiny example run config (random tiny CLIP: nothing is pretrained or downloaded)."""
     from config import preset
 
-    return preset("shapes", **{"resolution": 16, "z_dim": 8, "channel_base": 512, "channel_max": 32,
+    return preset("shapes", **{"resolution": 32, "z_dim": 8, "channel_base": 1024, "channel_max": 32,
                                "clip_weights": None, "dino_model": "tiny", **overrides})
 
 

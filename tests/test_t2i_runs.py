@@ -27,7 +27,7 @@ def test_from_run_equals_the_examples_load_generator(tmp_path: Path) -> None:
     G = TextToImageGenerator.from_run(run)
     G_example, cfg = load_generator(run)
     _same(G, G_example)
-    assert cfg.resolution == G.resolution == 16
+    assert cfg.resolution == G.resolution == 32
     info = G.training_info
     assert info["step"] == 4 and info["kimg"] == 4 * cfg.batch / 1000 and info["preset"] == "shapes"
     assert info["data"].startswith("ShapesT2I") and info["scores"] == {"all_correct": 0.5}
