@@ -23,8 +23,6 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_serve import save_random_run, start_server, stop_server  # noqa: E402
 
-pytest.importorskip("starlette", reason='serve.py needs the serve extra: pip install -e ".[serve]"')
-
 PROMPT = "a red circle in the center"
 
 
