@@ -14,7 +14,10 @@ as a user starts it. Then:
 - **throughput**: ``--clients`` threads post requests of 8 images, each request a prompt not seen
   before (so no cached text embedding helps), for ``--seconds``; images per second. Against it,
   ``generate.py``'s path in this process: ``load_generator``, ``G.generate`` in batches of 32 (4
-  prompts x 8 seeds), ``to_uint8``, PNG encoding.
+  prompts x 8 seeds), ``to_uint8``, PNG encoding, warmed up first.
+
+Each measurement runs ``--repeats`` times, server and ``generate.py`` interleaved so that both see
+the same load on a shared machine; the table shows the medians.
 
 The helpers (a random run folder, the server, the browser) are shared with the tests.
 """
@@ -25,6 +28,7 @@ import io
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -189,14 +193,22 @@ def throughput(url: str, clients: int, seconds: float, count: int = 8) -> dict:
     return {"clients": clients, "images": sum(done), "images_per_s": sum(done) / (time.perf_counter() - start)}
 
 
-def generate_py_throughput(checkpoint: Path, seconds: float, batch: int = 32) -> dict:
-    """generate.py's path in this process: G.generate in batches of 32, to_uint8, PNG."""
-    from PIL import Image
-
-    from evaluate import to_uint8
+def load_generate_py(checkpoint: Path):
+    """The generator as generate.py loads it, warmed up on a batch of 32."""
     from generate import load_generator
 
     G, _ = load_generator(checkpoint)
+    G.generate(["warm up"] * 32, list(range(32)))
+    return G
+
+
+def generate_py_throughput(G, seconds: float, batch: int = 32) -> dict:
+    """generate.py's path in this process: G.generate in batches of 32 (4 new prompts x 8 seeds),
+    to_uint8, PNG encoding."""
+    from PIL import Image
+
+    from evaluate import to_uint8
+
     images, k = 0, 0
     start = time.perf_counter()
     while time.perf_counter() - start < seconds or images == 0:
@@ -219,6 +231,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--prompts", type=int, default=50, help="prompts typed for the latency (default 50)")
     p.add_argument("--clients", type=int, default=8, help="concurrent clients for the throughput (default 8)")
     p.add_argument("--seconds", type=float, default=10.0, help="seconds per throughput measurement (default 10)")
+    p.add_argument("--repeats", type=int, default=3, help="measurements of each kind; the table shows medians (default 3)")
     p.add_argument("--json", type=Path, help="also write the numbers here")
     args = p.parse_args(argv)
     names = [n.strip() for n in args.presets.split(",") if n.strip()]
@@ -227,8 +240,8 @@ def main(argv: list[str] | None = None) -> dict:
             preset(name)
         except ValueError as e:
             p.error(f"--presets: {e}")
-    if args.prompts < 1 or args.clients < 1 or args.seconds <= 0:
-        p.error("--prompts, --clients and --seconds must be positive")
+    if args.prompts < 1 or args.clients < 1 or args.seconds <= 0 or args.repeats < 1:
+        p.error("--prompts, --clients, --seconds and --repeats must be positive")
     if not (Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()):
         p.error(f"needs {CHROMIUM} and {CHROMEDRIVER}: apt-get install chromium chromium-driver")
 
@@ -240,20 +253,27 @@ def main(argv: list[str] | None = None) -> dict:
     for name in names:
         res = args.resolution or (32 if name == "shapes" else 64)
         tmp = Path(tempfile.mkdtemp(prefix="bench_serve_"))
+        lat, thr, gen = [], [], []
         try:
             run = save_random_run(tmp / "run", preset(name, resolution=res))
+            G = load_generate_py(run)
             proc, url = start_server(run)
             try:
-                lat = latency(url, prompts, tmp / "profile")
-                thr = throughput(url, args.clients, args.seconds)
+                throughput(url, args.clients, 1.0)  # warm up every batch shape the rounds will use
+                for i in range(args.repeats):  # interleaved, so both see the same machine load
+                    lat.append(latency(url, prompts, tmp / f"profile{i}"))
+                    thr.append(throughput(url, args.clients, args.seconds)["images_per_s"])
+                    gen.append(generate_py_throughput(G, args.seconds)["images_per_s"])
             finally:
                 stop_server(proc)
-            gen = generate_py_throughput(run, args.seconds)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        results[name] = {"resolution": res, "latency": lat, "server": thr, "generate_py": gen}
-        print(f"| {name} | {res} | {lat['p50_ms']:.0f} / {lat['p95_ms']:.0f} | {lat['generation_p50_ms']:.0f} / "
-              f"{lat['generation_p95_ms']:.0f} | {thr['images_per_s']:.1f} | {gen['images_per_s']:.1f} |", flush=True)
+        row = {k: statistics.median(r[k] for r in lat) for k in lat[0]}
+        row |= {"server_images_per_s": statistics.median(thr), "generate_py_images_per_s": statistics.median(gen)}
+        results[name] = {"resolution": res, "median": row, "latency_runs": lat, "server_runs": thr, "generate_py_runs": gen}
+        print(f"| {name} | {res} | {row['p50_ms']:.0f} / {row['p95_ms']:.0f} | {row['generation_p50_ms']:.0f} / "
+              f"{row['generation_p95_ms']:.0f} | {row['server_images_per_s']:.1f} | "
+              f"{row['generate_py_images_per_s']:.1f} |", flush=True)
     if args.json is not None:
         args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": results}, indent=2))
     return results
