@@ -65,7 +65,7 @@ def test_the_page_draws_the_generators_images_as_a_prompt_is_typed(tmp_path: Pat
     proc, url = start_server(run)
     driver = None
     try:
-        driver = start_browser(tmp_path / "profile", width=1100, height=560)
+        driver = start_browser(tmp_path / "profile", width=1200, height=620)
         open_page(driver, url, WAIT)
         chips = driver.find_elements(By.CSS_SELECTOR, "#chips button")
         assert len(chips) == 8  # ShapesT2I's example prompts are offered
