@@ -21,7 +21,7 @@ def test_bench_serve_prints_latency_and_throughput(tmp_path: Path) -> None:
     row = next(line for line in r.stdout.splitlines() if line.startswith("| shapes | 32 |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     p50, p95 = (float(x) for x in cells[2].split("/"))
-    assert 0 < p50 <= p95 and float(cells[4]) > 0 and float(cells[5]) > 0
+    assert 0 < p50 <= p95 and float(cells[4]) >= 0 and float(cells[5]) > 0 and float(cells[6]) > 0
     result = json.loads((tmp_path / "r.json").read_text())["results"]["shapes"]
     assert result["latency_runs"][0]["prompts"] == 3
 

@@ -75,6 +75,8 @@ def test_same_prompt_and_seed_give_the_same_bytes(served) -> None:
     client, _, _ = served
     a, b = generate(client, seed=11, count=2), generate(client, seed=11, count=2)
     assert a["images"] == b["images"]
+    new, again = generate(client, prompt="a new prompt", count=1), generate(client, prompt="a new prompt", count=1)
+    assert new["text_ms"] > 0 and again["text_ms"] == 0  # a prompt is encoded once
     assert generate(client, seeds=[11, 12])["images"] == a["images"]
     assert generate(client, seeds=[12])["images"][0] == a["images"][1]
     assert generate(client, seeds=[13])["images"][0] != a["images"][1]

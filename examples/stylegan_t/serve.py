@@ -179,7 +179,10 @@ def create_app(renderer: Renderer, cfg: Config, *, checkpoint: str = "") -> Any:
         return JSONResponse(info)
 
     async def api_generate(request: Request) -> Response:
-        if int(request.headers.get("content-length") or 0) > MAX_BODY:
+        length = request.headers.get("content-length") or "0"
+        if not length.isdigit():
+            return error("malformed request: bad Content-Length header", 400)
+        if int(length) > MAX_BODY:
             return error(f"request body too large: at most {MAX_BODY} bytes", 413)
         raw = b""
         async for chunk in request.stream():
@@ -200,6 +203,7 @@ def create_app(renderer: Renderer, cfg: Config, *, checkpoint: str = "") -> Any:
             "images": ["data:image/png;base64," + base64.b64encode(b).decode("ascii") for b in result.images],
             "seeds": list(job.seeds), "to": None if job.to is None else list(job.to), "t": job.t,
             "prompt": job.prompt, "truncation": job.truncation, "generation_ms": round(result.generation_ms, 2),
+            "text_ms": round(result.text_ms, 2),
             "round_images": result.round_images, "resolution": info["resolution"]})
 
     async def http_error(request: Request, exc: Exception) -> Response:

@@ -48,6 +48,7 @@ class Result:
     images: list[bytes]
     generation_ms: float  # the round's text encoding, forward passes and PNG encoding
     round_images: int  # images made in that round (this request's and others')
+    text_ms: float = 0.0  # of generation_ms: encoding the round's new prompts
 
 
 class Superseded(Exception):
@@ -88,6 +89,7 @@ class Renderer:
         self.max_batch = max_batch
         self.cache_size = cache_size
         self._texts: OrderedDict[str, Tensor] = OrderedDict()
+        self.text_seconds = 0.0  # spent encoding prompts, in total
         encoder = getattr(G, "text_encoder", None)
         self.context_length: int | None = getattr(encoder, "context_length", None)
         self._tokenizer = getattr(encoder, "tokenizer", None)
@@ -108,8 +110,10 @@ class Renderer:
         used first out)."""
         c = self._texts.get(prompt)
         if c is None:
+            start = time.perf_counter()
             with self._autocast():
                 c = self.G.encode_text([prompt]).float()
+            self.text_seconds += time.perf_counter() - start
             self._texts[prompt] = c
             while len(self._texts) > self.cache_size:
                 self._texts.popitem(last=False)
@@ -148,11 +152,11 @@ class Renderer:
 
     def run(self, jobs: Sequence[Job]) -> list[Result]:
         """Generate and PNG-encode the images of a round of jobs."""
-        start = time.perf_counter()
+        start, text = time.perf_counter(), self.text_seconds
         pngs = [[png(img) for img in batch] for batch in self.images(jobs)]
-        ms = (time.perf_counter() - start) * 1000
+        ms, text_ms = (time.perf_counter() - start) * 1000, (self.text_seconds - text) * 1000
         total = sum(len(p) for p in pngs)
-        return [Result(images=p, generation_ms=ms, round_images=total) for p in pngs]
+        return [Result(images=p, generation_ms=ms, round_images=total, text_ms=text_ms) for p in pngs]
 
 
 def png(image: Tensor) -> bytes:

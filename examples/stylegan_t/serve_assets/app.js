@@ -85,7 +85,7 @@ async function request(p, inputAt, walk) {
   if (walk) {
     setTiming(`walk: ${n} images at ${r} px, generated in ${gen} ms, ${latency.toFixed(0)} ms per frame`);
   } else {
-    stats.renders.push({ prompt: reply.prompt, seq, latency_ms: latency, generation_ms: reply.generation_ms });
+    stats.renders.push({ prompt: reply.prompt, seq, latency_ms: latency, generation_ms: reply.generation_ms, text_ms: reply.text_ms });
     setTiming(`${n} images at ${r} px, generated in ${gen} ms; ${latency.toFixed(0)} ms from keystroke to grid`);
   }
   showError("");
