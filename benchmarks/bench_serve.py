@@ -13,8 +13,9 @@ as a user starts it. Then:
   and in the page) and the server's generation time of that grid. Prints p50/p95 of both.
 - **throughput**: ``--clients`` threads post requests of 8 images, each request a prompt not seen
   before (so no cached text embedding helps), for ``--seconds``; images per second. Against it,
-  ``generate.py``'s path in this process: ``load_generator``, ``G.generate`` in batches of 32 (4
-  prompts x 8 seeds), ``to_uint8``, PNG encoding, warmed up first.
+  ``generate.py``'s path: ``load_generator``, ``G.generate`` in batches of 32 (4 new prompts x 8
+  seeds), ``to_uint8``, PNG encoding, warmed up first, in a process of its own session like the
+  server's (Linux shares the CPU between sessions).
 
 Each measurement runs ``--repeats`` times, server and ``generate.py`` interleaved so that both see
 the same load on a shared machine; the table shows the medians.
@@ -98,7 +99,9 @@ def start_browser(profile: Path, width: int = 1200, height: int = 900):
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage", f"--user-data-dir={profile}", f"--window-size={width},{height}"):
         options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    # Its own session, like a browser a user starts (Linux shares the CPU between sessions).
+    service = Service(executable_path=CHROMEDRIVER, popen_kw={"start_new_session": True})
+    driver = webdriver.Chrome(service=service, options=options)
     driver.set_page_load_timeout(60)
     driver.set_script_timeout(60)
     return driver
@@ -195,32 +198,38 @@ def throughput(url: str, clients: int, seconds: float, count: int = 8) -> dict:
     return {"clients": clients, "images": sum(done), "images_per_s": sum(done) / (time.perf_counter() - start)}
 
 
-def load_generate_py(checkpoint: Path):
-    """The generator as generate.py loads it, warmed up on a batch of 32."""
-    from generate import load_generator
+def generate_py_throughput(checkpoint: Path, seconds: float, batch: int = 32) -> dict:
+    """generate.py's path: load_generator, then G.generate in batches of 32 (4 new prompts x 8
+    seeds), to_uint8, PNG encoding, for ``seconds`` after a warm-up batch. Runs in a process of its
+    own session, as the server does: Linux's scheduler shares the CPU between sessions
+    (autogroups), so measuring in this process would not be a fair comparison."""
+    r = subprocess.run([sys.executable, __file__, "--generate-py", str(checkpoint), "--seconds", str(seconds)],
+                       capture_output=True, text=True, start_new_session=True, timeout=600 + 4 * seconds)
+    if r.returncode != 0:
+        raise RuntimeError(f"measuring generate.py's path failed: {r.stderr[-2000:]}")
+    return json.loads(r.stdout.splitlines()[-1])
 
-    G, _ = load_generator(checkpoint)
-    G.generate(["warm up"] * 32, list(range(32)))
-    return G
 
-
-def generate_py_throughput(G, seconds: float, batch: int = 32) -> dict:
-    """generate.py's path in this process: G.generate in batches of 32 (4 new prompts x 8 seeds),
-    to_uint8, PNG encoding."""
+def _generate_py_throughput(checkpoint: Path, seconds: float, batch: int = 32) -> dict:
     from PIL import Image
 
     from evaluate import to_uint8
+    from generate import load_generator
 
-    images, k = 0, 0
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds or images == 0:
+    G, _ = load_generator(checkpoint)
+    images, k = 0, -1
+    while True:
         prompts = [f"a red circle in the center {k} {j}" for j in range(batch // 8) for _ in range(8)]
         out = to_uint8(G.generate(prompts, [s % 8 for s in range(batch)]).cpu())
         for img in out:
             Image.fromarray(img.permute(1, 2, 0).numpy()).save(io.BytesIO(), format="PNG")
-        images += len(out)
+        if k < 0:  # the warm-up batch
+            start = time.perf_counter()
+        else:
+            images += len(out)
         k += 1
-    return {"images": images, "images_per_s": images / (time.perf_counter() - start)}
+        if images and time.perf_counter() - start >= seconds:
+            return {"images": images, "images_per_s": images / (time.perf_counter() - start)}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -235,7 +244,11 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seconds", type=float, default=10.0, help="seconds per throughput measurement (default 10)")
     p.add_argument("--repeats", type=int, default=3, help="measurements of each kind; the table shows medians (default 3)")
     p.add_argument("--json", type=Path, help="also write the numbers here")
+    p.add_argument("--generate-py", type=Path, help=argparse.SUPPRESS)  # one generate.py measurement, as JSON
     args = p.parse_args(argv)
+    if args.generate_py is not None:
+        print(json.dumps(_generate_py_throughput(args.generate_py, args.seconds)))
+        return {}
     names = [n.strip() for n in args.presets.split(",") if n.strip()]
     for name in names:
         try:
@@ -258,14 +271,13 @@ def main(argv: list[str] | None = None) -> dict:
         lat, thr, gen = [], [], []
         try:
             run = save_random_run(tmp / "run", preset(name, resolution=res))
-            G = load_generate_py(run)
             proc, url = start_server(run)
             try:
                 throughput(url, args.clients, 1.0)  # warm up every batch shape the rounds will use
                 for i in range(args.repeats):  # interleaved, so both see the same machine load
                     lat.append(latency(url, prompts, tmp / f"profile{i}"))
                     thr.append(throughput(url, args.clients, args.seconds)["images_per_s"])
-                    gen.append(generate_py_throughput(G, args.seconds)["images_per_s"])
+                    gen.append(generate_py_throughput(run, args.seconds)["images_per_s"])
             finally:
                 stop_server(proc)
         finally:

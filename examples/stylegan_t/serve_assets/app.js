@@ -5,7 +5,7 @@
 // newer one's. The server drops this page's queued request when a newer one arrives (409).
 "use strict";
 
-const DEBOUNCE_MS = 30;
+const DEBOUNCE_MS = 20;
 const WALK_STEPS = 24; // frames from one seed's latent to the next
 const CLIENT = Math.random().toString(36).slice(2) + Date.now().toString(36);
 const $ = (id) => document.getElementById(id);
