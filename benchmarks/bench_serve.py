@@ -13,12 +13,12 @@ as a user starts it. Then:
   and in the page) and the server's generation time of that grid. Prints p50/p95 of both.
 - **throughput**: ``--clients`` threads post requests of 8 images, each request a prompt not seen
   before (so no cached text embedding helps), for ``--seconds``; images per second. Against it,
-  ``generate.py``'s path: ``load_generator``, ``G.generate`` in batches of 32 (4 new prompts x 8
-  seeds), ``to_uint8``, PNG encoding, warmed up first, in a process of its own session like the
-  server's (Linux shares the CPU between sessions).
+  ``generate.py``'s path: ``G.generate`` in batches of 32 (4 new prompts x 8 seeds), ``to_uint8``,
+  PNG encoding, warmed up first. Both run in this process on the same loaded generator (the
+  server's app in a thread), so that they share the process's threads and its share of the CPU.
 
-Each measurement runs ``--repeats`` times, server and ``generate.py`` interleaved so that both see
-the same load on a shared machine; the table shows the medians.
+Each measurement runs ``--repeats`` times (server and ``generate.py`` interleaved, so that both see
+the same load on a shared machine); the table shows the medians.
 
 The helpers (a random run folder, the server, the browser) are shared with the tests.
 """
@@ -198,28 +198,16 @@ def throughput(url: str, clients: int, seconds: float, count: int = 8) -> dict:
     return {"clients": clients, "images": sum(done), "images_per_s": sum(done) / (time.perf_counter() - start)}
 
 
-def generate_py_throughput(checkpoint: Path, seconds: float, batch: int = 32) -> dict:
-    """generate.py's path: load_generator, then G.generate in batches of 32 (4 new prompts x 8
-    seeds), to_uint8, PNG encoding, for ``seconds`` after a warm-up batch. Runs in a process of its
-    own session, as the server does: Linux's scheduler shares the CPU between sessions
-    (autogroups), so measuring in this process would not be a fair comparison."""
-    r = subprocess.run([sys.executable, __file__, "--generate-py", str(checkpoint), "--seconds", str(seconds)],
-                       capture_output=True, text=True, start_new_session=True, timeout=600 + 4 * seconds)
-    if r.returncode != 0:
-        raise RuntimeError(f"measuring generate.py's path failed: {r.stderr[-2000:]}")
-    return json.loads(r.stdout.splitlines()[-1])
-
-
-def _generate_py_throughput(checkpoint: Path, seconds: float, batch: int = 32) -> dict:
+def generate_py_throughput(G, seconds: float, batch: int = 32) -> dict:
+    """generate.py's path: G.generate in batches of 32 (4 new prompts x 8 seeds), to_uint8, PNG
+    encoding, for ``seconds`` after a warm-up batch."""
     from PIL import Image
 
     from evaluate import to_uint8
-    from generate import load_generator
 
-    G, _ = load_generator(checkpoint)
     images, k = 0, -1
     while True:
-        prompts = [f"a red circle in the center {k} {j}" for j in range(batch // 8) for _ in range(8)]
+        prompts = [f"a blue square at the top {k} {j}" for j in range(batch // 8) for _ in range(8)]
         out = to_uint8(G.generate(prompts, [s % 8 for s in range(batch)]).cpu())
         for img in out:
             Image.fromarray(img.permute(1, 2, 0).numpy()).save(io.BytesIO(), format="PNG")
@@ -232,8 +220,36 @@ def _generate_py_throughput(checkpoint: Path, seconds: float, batch: int = 32) -
             return {"images": images, "images_per_s": images / (time.perf_counter() - start)}
 
 
+class InProcessServer:
+    """serve.py's app on the generator ``G`` of this process, in a thread: the throughput is
+    measured against generate.py's path in the same process, on the same weights."""
+
+    def __init__(self, G, cfg) -> None:
+        import uvicorn
+
+        import serve
+        from serve_engine import Renderer
+
+        sock = serve.listen("127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
+        self.server = uvicorn.Server(uvicorn.Config(serve.create_app(Renderer(G), cfg), log_level="warning",
+                                                    access_log=False))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the in-process server did not start")
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(60)
+
+
 def main(argv: list[str] | None = None) -> dict:
     from config import preset
+    from generate import load_generator
 
     p = argparse.ArgumentParser(description=__doc__.split("The helpers")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -244,11 +260,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seconds", type=float, default=10.0, help="seconds per throughput measurement (default 10)")
     p.add_argument("--repeats", type=int, default=3, help="measurements of each kind; the table shows medians (default 3)")
     p.add_argument("--json", type=Path, help="also write the numbers here")
-    p.add_argument("--generate-py", type=Path, help=argparse.SUPPRESS)  # one generate.py measurement, as JSON
     args = p.parse_args(argv)
-    if args.generate_py is not None:
-        print(json.dumps(_generate_py_throughput(args.generate_py, args.seconds)))
-        return {}
     names = [n.strip() for n in args.presets.split(",") if n.strip()]
     for name in names:
         try:
@@ -271,15 +283,21 @@ def main(argv: list[str] | None = None) -> dict:
         lat, thr, gen = [], [], []
         try:
             run = save_random_run(tmp / "run", preset(name, resolution=res))
-            proc, url = start_server(run)
+            proc, url = start_server(run)  # the latency: the server as a user starts it
             try:
-                throughput(url, args.clients, 1.0)  # warm up every batch shape the rounds will use
-                for i in range(args.repeats):  # interleaved, so both see the same machine load
+                for i in range(args.repeats):
                     lat.append(latency(url, prompts, tmp / f"profile{i}"))
-                    thr.append(throughput(url, args.clients, args.seconds)["images_per_s"])
-                    gen.append(generate_py_throughput(run, args.seconds)["images_per_s"])
             finally:
                 stop_server(proc)
+            G, cfg = load_generator(run)  # the throughput: server and generate.py in this process
+            server = InProcessServer(G, cfg)
+            try:
+                throughput(server.url, args.clients, 1.0)  # warm up every batch shape the rounds will use
+                for i in range(args.repeats):  # interleaved, so both see the same machine load
+                    thr.append(throughput(server.url, args.clients, args.seconds)["images_per_s"])
+                    gen.append(generate_py_throughput(G, args.seconds)["images_per_s"])
+            finally:
+                server.close()
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         row = {k: statistics.median(r[k] for r in lat) for k in lat[0]}
