@@ -171,6 +171,7 @@ def rss_mb() -> float:
     pytest.skip("no /proc/self/status")
 
 
+@pytest.mark.slow
 def test_memory_stays_flat_over_many_requests(served) -> None:
     client, _, app = served
     for i in range(30):
@@ -187,6 +188,7 @@ def run_serve(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(EXAMPLE / "serve.py"), *args], capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["missing", "not-a-checkpoint", "corrupt"])
 def test_a_missing_or_wrong_checkpoint_exits_2_with_one_line(tmp_path: Path, run: Path, case: str) -> None:
     if case == "missing":
@@ -207,6 +209,7 @@ def test_a_missing_or_wrong_checkpoint_exits_2_with_one_line(tmp_path: Path, run
     assert len(lines) == 1 and lines[0].startswith("error: cannot load a generator from") and str(path) in lines[0]
 
 
+@pytest.mark.slow
 def test_bad_arguments_and_a_busy_port_exit_2(run: Path) -> None:
     r = run_serve("--checkpoint", str(run), "--precision", "fp8")
     assert r.returncode == 2 and "invalid choice" in r.stderr and "Traceback" not in r.stderr
@@ -251,6 +254,7 @@ def test_no_file_outside_the_assets_is_served(live, path: str) -> None:
     assert raw_get(url, "/assets/app.js")[0] == 200
 
 
+@pytest.mark.slow
 def test_the_real_server_batches_concurrent_clients_and_keeps_serving(live) -> None:
     import http.client
 

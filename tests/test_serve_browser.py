@@ -50,6 +50,7 @@ def same_images(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and d.max() <= 1 and (d > 0).mean() < 1e-3
 
 
+@pytest.mark.slow
 def test_the_page_draws_the_generators_images_as_a_prompt_is_typed(tmp_path: Path) -> None:
     if not (Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()):
         pytest.fail(f"the browser test needs {CHROMIUM} and {CHROMEDRIVER}: apt-get install chromium chromium-driver "
