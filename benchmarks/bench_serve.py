@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> dict:
     if not (Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()):
         p.error(f"needs {CHROMIUM} and {CHROMEDRIVER}: apt-get install chromium chromium-driver")
 
-    prompts = bench_prompts(args.prompts)
+    prompts = bench_prompts(args.prompts * args.repeats)
     results = {}
     print("| preset | px | keystroke to grid p50 / p95 (ms) | generation p50 / p95 (ms) | of which text encoding p50 (ms) "
           f"| server images/s, {args.clients} clients | generate.py images/s |")
@@ -285,8 +285,8 @@ def main(argv: list[str] | None = None) -> dict:
             run = save_random_run(tmp / "run", preset(name, resolution=res))
             proc, url = start_server(run)  # the latency: the server as a user starts it
             try:
-                for i in range(args.repeats):
-                    lat.append(latency(url, prompts, tmp / f"profile{i}"))
+                for i in range(args.repeats):  # new prompts each time: no text embedding is cached yet
+                    lat.append(latency(url, prompts[i * args.prompts:(i + 1) * args.prompts], tmp / f"profile{i}"))
             finally:
                 stop_server(proc)
             G, cfg = load_generator(run)  # the throughput: server and generate.py in this process
