@@ -1,0 +1,282 @@
+"""A live prompt-to-image page for a trained StyleGAN-T generator, served on this machine.
+
+    python examples/stylegan_t/serve.py --checkpoint runs/x            # then open the printed address
+    python examples/stylegan_t/serve.py --checkpoint runs/x --port 0 --device cuda --precision bf16
+
+The page redraws a grid of images as the prompt is typed, walks the latent space between seeds,
+and downloads the grid as a PNG. It needs no internet: its HTML, JavaScript and CSS ship in
+``serve_assets/``, and nothing else on disk is ever served.
+
+HTTP API (what the page uses)::
+
+    POST /api/generate  {"prompt": "a red circle in the center", "seed": 0, "count": 8,
+                         "truncation": 1.0}
+        -> {"images": [PNG data URLs], "seeds": [0, ..., 7], "generation_ms": 21.3, ...}
+    optional: "seeds": [3, 9] instead of seed/count; "to": 8 (or a list) and "t": 0.25 for the
+    point a quarter of the way from each seed's latent to the matching seed of "to"; "client":
+    an id whose queued request is dropped (409) when the same id sends a newer one.
+    GET /api/info       -> resolution, limits and, for ShapesT2I, example prompts
+
+A bad request gets a 4xx and a one-line ``{"error": ...}``; the server keeps serving.
+"""
+
+import argparse
+import base64
+import contextlib
+import json
+import math
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from config import Config  # noqa: E402
+from serve_engine import Batcher, Job, Renderer, Superseded  # noqa: E402
+
+ASSETS = Path(__file__).resolve().parent / "serve_assets"
+ASSET_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+               ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
+MAX_PROMPT_CHARS = 1000
+MAX_COUNT = 64
+MAX_SEED = 2**31 - 1
+MAX_BODY = 16 * 1024
+FIELDS = ("prompt", "seed", "count", "seeds", "truncation", "to", "t", "client")
+CSP = "default-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'"
+
+
+class BadRequest(Exception):
+    """A request the server refuses: an HTTP status and a one-line reason."""
+
+    def __init__(self, reason: str, status: int = 400) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+def load_model(checkpoint: str | Path, device: str) -> tuple[nn.Module, Config]:
+    """The generator of a run or checkpoint folder, loaded once (the only loading call)."""
+    from generate import load_generator
+
+    return load_generator(checkpoint, device=device)
+
+
+def _int(body: dict[str, Any], name: str, lo: int, hi: int, default: int | None = None) -> int:
+    value = body.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadRequest(f"{name} must be an integer in [{lo}, {hi}], got {json.dumps(value)[:40]}")
+    if not lo <= value <= hi:
+        raise BadRequest(f"{name} must be in [{lo}, {hi}], got {value}")
+    return value
+
+
+def _float(body: dict[str, Any], name: str, lo: float, hi: float, default: float) -> float:
+    value = body.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise BadRequest(f"{name} must be a number in [{lo}, {hi}], got {json.dumps(value)[:40]}")
+    if not lo <= value <= hi:
+        raise BadRequest(f"{name} must be in [{lo}, {hi}], got {value}")
+    return float(value)
+
+
+def _seed_list(value: Any, name: str, count: int | None) -> tuple[int, ...]:
+    if isinstance(value, list):
+        if not 1 <= len(value) <= MAX_COUNT:
+            raise BadRequest(f"{name} must list 1 to {MAX_COUNT} seeds, got {len(value)}")
+        if count is not None and len(value) != count:
+            raise BadRequest(f"{name} must list {count} seeds (one per image), got {len(value)}")
+        return tuple(_int({name: v}, name, 0, MAX_SEED) for v in value)
+    start = _int({name: value}, name, 0, MAX_SEED)
+    count = count or 1
+    if start + count - 1 > MAX_SEED:
+        raise BadRequest(f"{name} + count - 1 must be at most {MAX_SEED}, got {start + count - 1}")
+    return tuple(range(start, start + count))
+
+
+def parse_job(raw: bytes, renderer: Renderer) -> Job:
+    """Validate a ``/api/generate`` body into a job; raises :class:`BadRequest`."""
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise BadRequest('malformed request: the body must be a JSON object like {"prompt": "...", "seed": 0}') from None
+    if not isinstance(body, dict):
+        raise BadRequest(f"malformed request: the body must be a JSON object, got {type(body).__name__}")
+    unknown = sorted(set(body) - set(FIELDS))
+    if unknown:
+        raise BadRequest(f"unknown field {unknown[0]!r}; known fields: {', '.join(FIELDS)}")
+    prompt = body.get("prompt")
+    if not isinstance(prompt, str):
+        raise BadRequest(f"prompt must be text, got {json.dumps(prompt)[:40]}")
+    prompt = prompt.strip()
+    if not prompt:
+        raise BadRequest("prompt is empty: type a description of the image")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise BadRequest(f"prompt is too long: {len(prompt)} characters, at most {MAX_PROMPT_CHARS}")
+    tokens = renderer.prompt_tokens(prompt)
+    if tokens is not None and renderer.context_length is not None and tokens > renderer.context_length:
+        raise BadRequest(f"prompt is too long: {tokens} tokens, the text encoder reads at most {renderer.context_length}")
+    if "seeds" in body:
+        if "seed" in body or "count" in body:
+            raise BadRequest("pass either seeds (a list) or seed and count, not both")
+        seeds = _seed_list(body["seeds"], "seeds", None)
+    else:
+        seeds = _seed_list(body.get("seed", 0), "seed", _int(body, "count", 1, MAX_COUNT, default=8))
+    truncation = _float(body, "truncation", 0.0, 2.0, 1.0)
+    to, t = None, 0.0
+    if ("to" in body) != ("t" in body):
+        raise BadRequest("a walk needs both to (the seeds walked towards) and t (how far, 0 to 1)")
+    if "to" in body:
+        to = _seed_list(body["to"], "to", len(seeds))
+        t = _float(body, "t", 0.0, 1.0, 0.0)
+    client = body.get("client")
+    if client is not None and (not isinstance(client, str) or not 0 < len(client) <= 64):
+        raise BadRequest("client must be a string of 1 to 64 characters")
+    return Job(prompt=prompt, seeds=seeds, truncation=truncation, to=to, t=t, client=client)
+
+
+def suggestions(cfg: Config) -> list[str]:
+    """Example prompts for the page: ShapesT2I's evaluation captions (none for other data)."""
+    if cfg.data != "shapes":
+        return []
+    from ganblocks.data import make_eval_prompts
+
+    prompts = make_eval_prompts(seed=0, n_single_seen=8, n_single_heldout=3, n_double_seen=4, n_double_heldout=2)
+    return [p.caption for p in prompts]
+
+
+def create_app(renderer: Renderer, cfg: Config, *, checkpoint: str = "") -> Any:
+    """The ASGI app: the page, its assets, ``/api/info`` and ``/api/generate``."""
+    from starlette.applications import Starlette
+    from starlette.exceptions import HTTPException
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    assets = {p.name: (p.read_bytes(), ASSET_TYPES[p.suffix]) for p in sorted(ASSETS.iterdir())
+              if p.is_file() and p.suffix in ASSET_TYPES}
+    batcher = Batcher(renderer)
+    info = {"resolution": int(renderer.G.resolution), "count": 8, "max_count": MAX_COUNT, "max_seed": MAX_SEED,
+            "max_prompt_chars": MAX_PROMPT_CHARS, "context_tokens": renderer.context_length,
+            "suggestions": suggestions(cfg), "device": str(renderer.device), "precision": renderer.precision,
+            "checkpoint": checkpoint}
+    headers = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"}
+
+    def error(reason: str, status: int) -> JSONResponse:
+        return JSONResponse({"error": " ".join(reason.split())}, status_code=status)
+
+    async def page(request: Request) -> Response:
+        return Response(assets["index.html"][0], media_type=assets["index.html"][1], headers=headers)
+
+    async def asset(request: Request) -> Response:
+        found = assets.get(request.path_params["name"])  # a fixed set of names: no path is ever built
+        if found is None:
+            return error(f"no asset {request.path_params['name']!r}", 404)
+        return Response(found[0], media_type=found[1], headers=headers)
+
+    async def api_info(request: Request) -> Response:
+        return JSONResponse(info)
+
+    async def api_generate(request: Request) -> Response:
+        length = request.headers.get("content-length") or "0"
+        if not length.isdigit():
+            return error("malformed request: bad Content-Length header", 400)
+        if int(length) > MAX_BODY:
+            return error(f"request body too large: at most {MAX_BODY} bytes", 413)
+        raw = b""
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > MAX_BODY:
+                return error(f"request body too large: at most {MAX_BODY} bytes", 413)
+        try:
+            job = parse_job(raw, renderer)
+        except BadRequest as e:
+            return error(str(e), e.status)
+        try:
+            result = await batcher.submit(job)
+        except Superseded as e:
+            return error(str(e), 409)
+        except Exception as e:  # the generator failed: say so, keep serving
+            return error(f"generation failed: {type(e).__name__}: {e}", 500)
+        return JSONResponse({
+            "images": ["data:image/png;base64," + base64.b64encode(b).decode("ascii") for b in result.images],
+            "seeds": list(job.seeds), "to": None if job.to is None else list(job.to), "t": job.t,
+            "prompt": job.prompt, "truncation": job.truncation, "generation_ms": round(result.generation_ms, 2),
+            "text_ms": round(result.text_ms, 2),
+            "round_images": result.round_images, "resolution": info["resolution"]})
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = getattr(exc, "status_code", 500)
+        return error(str(getattr(exc, "detail", "")) or "bad request", status)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any):
+        await batcher.start()
+        yield
+        await batcher.stop()
+
+    routes = [Route("/", page), Route("/assets/{name}", asset), Route("/api/info", api_info),
+              Route("/api/generate", api_generate, methods=["POST"])]
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
+    app.state.batcher = batcher
+    return app
+
+
+def fail(message: str) -> None:
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A bound socket (port 0: a free one); the server accepts on it once the model is ready."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)  # connections wait in the backlog until the model is ready
+    except OSError as e:
+        sock.close()
+        fail(f"cannot listen on {host}:{port}: {e.strerror or e}; pick another --port (0: any free one)")
+    return sock
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("HTTP API")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", type=Path, required=True, help="a run folder (its latest checkpoint) or one checkpoint folder")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free port)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="fp32, or bf16 autocast")
+    p.add_argument("--batch", type=int, default=64, help="images per forward pass at most (default 64)")
+    args = p.parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        p.error(f"--port must be in [0, 65535], got {args.port}")
+    if args.batch <= 0:
+        p.error(f"--batch must be positive, got {args.batch}")
+    try:
+        import uvicorn
+    except ImportError:
+        fail('serve.py needs starlette and uvicorn: pip install -e ".[serve]"')
+
+    sock = listen(args.host, args.port)
+    try:
+        G, cfg = load_model(args.checkpoint, args.device)
+        renderer = Renderer(G, device=args.device, precision=args.precision, max_batch=args.batch)
+        renderer.run([Job(prompt="warm-up", seeds=(0,))])  # a broken generator fails here, not at the first visitor
+    except Exception as e:  # a user-facing tool: one line, no traceback wall
+        sock.close()
+        fail(f"cannot load a generator from {args.checkpoint}: {e}")
+    app = create_app(renderer, cfg, checkpoint=str(args.checkpoint))
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"serving {args.checkpoint} ({G.resolution} px, {args.device}, {args.precision}) at http://{shown}:{port}/",
+          flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    server.run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    main()

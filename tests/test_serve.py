@@ -1,0 +1,280 @@
+"""examples/stylegan_t/serve.py: the HTTP API in process, bad input, start-up errors, and the real
+server (concurrent clients, no file outside its assets)."""
+
+import base64
+import io
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "stylegan_t"
+sys.path.insert(0, str(EXAMPLE))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_serve import save_random_run, start_server, stop_server  # noqa: E402
+
+PROMPT = "a red circle in the center"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    from config import preset
+
+    return save_random_run(tmp_path_factory.mktemp("serve") / "run",
+                           preset("shapes", resolution=32, channel_max=32, z_dim=8, clip_weights=None))
+
+
+@pytest.fixture(scope="module")
+def served(run):
+    from starlette.testclient import TestClient
+
+    import serve
+    from serve_engine import Renderer
+
+    G, cfg = serve.load_model(run, "cpu")
+    app = serve.create_app(Renderer(G, cache_size=64), cfg, checkpoint=str(run))
+    with TestClient(app) as client:
+        yield client, G, app
+
+
+def decode(data_url: str) -> np.ndarray:
+    assert data_url.startswith("data:image/png;base64,")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))))
+
+
+def generate(client, **body) -> dict:
+    r = client.post("/api/generate", json={"prompt": PROMPT, **body})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_generate_returns_count_pngs_of_the_generators_images(served) -> None:
+    from evaluate import to_uint8
+
+    client, G, _ = served
+    reply = generate(client, seed=3, count=5, truncation=0.7)
+    assert reply["seeds"] == [3, 4, 5, 6, 7] and reply["generation_ms"] > 0 and reply["round_images"] == 5
+    images = np.stack([decode(u) for u in reply["images"]])
+    assert images.shape == (5, 32, 32, 3) and images.dtype == np.uint8
+    expected = to_uint8(G.generate([PROMPT] * 5, [3, 4, 5, 6, 7], truncation_psi=0.7)).permute(0, 2, 3, 1).numpy()
+    diff = np.abs(images.astype(int) - expected.astype(int))
+    assert diff.max() <= 1 and (diff > 0).mean() < 1e-3  # float rounding of a differently batched pass at most
+
+
+def test_same_prompt_and_seed_give_the_same_bytes(served) -> None:
+    client, _, _ = served
+    a, b = generate(client, seed=11, count=2), generate(client, seed=11, count=2)
+    assert a["images"] == b["images"]
+    new, again = generate(client, prompt="a new prompt", count=1), generate(client, prompt="a new prompt", count=1)
+    assert new["text_ms"] > 0 and again["text_ms"] == 0  # a prompt is encoded once
+    assert generate(client, seeds=[11, 12])["images"] == a["images"]
+    assert generate(client, seeds=[12])["images"][0] == a["images"][1]
+    assert generate(client, seeds=[13])["images"][0] != a["images"][1]
+
+
+def test_walk_and_truncation(served) -> None:
+    client, _, _ = served
+    start, end = generate(client, seed=0, count=2), generate(client, seed=2, count=2)
+    assert generate(client, seed=0, count=2, to=2, t=0.0)["images"] == start["images"]
+    assert generate(client, seed=0, count=2, to=[2, 3], t=1.0)["images"] == end["images"]
+    middle = generate(client, seed=0, count=2, to=2, t=0.5)
+    assert middle["to"] == [2, 3] and middle["images"][0] not in (start["images"][0], end["images"][0])
+    mean = generate(client, seed=0, count=3, truncation=0.0)["images"]  # psi 0: the mean latent for every seed
+    assert mean[0] == mean[1] == mean[2]
+
+
+def test_info_and_page(served) -> None:
+    client, _, _ = served
+    info = client.get("/api/info").json()
+    assert info["resolution"] == 32 and info["context_tokens"] == 32 and info["max_count"] == 64
+    assert len(info["suggestions"]) > 5 and all(isinstance(s, str) and s for s in info["suggestions"])
+    page = client.get("/")
+    assert page.status_code == 200 and 'id="prompt"' in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert "http" not in page.text.replace("http-equiv", "")  # no CDN: everything from this server
+    for name in ("app.js", "style.css"):
+        r = client.get(f"/assets/{name}")
+        assert r.status_code == 200 and r.content == (EXAMPLE / "serve_assets" / name).read_bytes()
+        assert "http://" not in r.text and "https://" not in r.text
+
+
+BAD = [
+    (b"", 400, "malformed"),
+    (b"{not json", 400, "malformed"),
+    (b"\xff\xfe", 400, "malformed"),
+    (b"[1, 2]", 400, "JSON object"),
+    (b'{"prompt": "x", "prompt2": 1}', 400, "unknown field 'prompt2'"),
+    (b'{"seed": 1}', 400, "prompt must be text"),
+    (b'{"prompt": 5}', 400, "prompt must be text"),
+    (b'{"prompt": ["a"]}', 400, "prompt must be text"),
+    (b'{"prompt": null}', 400, "prompt must be text"),
+    (b'{"prompt": ""}', 400, "prompt is empty"),
+    (b'{"prompt": "  \\n\\t "}', 400, "prompt is empty"),
+    (json.dumps({"prompt": "a" * 1001}).encode(), 400, "1001 characters, at most 1000"),
+    (json.dumps({"prompt": "red " * 40}).encode(), 400, "42 tokens, the text encoder reads at most 32"),
+    (b'{"prompt": "x", "count": 0}', 400, "count must be in [1, 64]"),
+    (b'{"prompt": "x", "count": 65}', 400, "count must be in [1, 64]"),
+    (b'{"prompt": "x", "count": "8"}', 400, "count must be an integer"),
+    (b'{"prompt": "x", "seed": -1}', 400, "seed must be in"),
+    (b'{"prompt": "x", "seed": 2147483648}', 400, "seed must be in"),
+    (b'{"prompt": "x", "seed": 2147483647, "count": 2}', 400, "seed + count - 1"),
+    (b'{"prompt": "x", "seed": 1.5}', 400, "seed must be an integer"),
+    (b'{"prompt": "x", "seed": true}', 400, "seed must be an integer"),
+    (b'{"prompt": "x", "seeds": []}', 400, "seeds must list 1 to 64"),
+    (b'{"prompt": "x", "seeds": [1, "2"]}', 400, "seeds must be an integer"),
+    (b'{"prompt": "x", "seeds": [1], "seed": 1}', 400, "not both"),
+    (b'{"prompt": "x", "truncation": NaN}', 400, "truncation must be a number"),
+    (b'{"prompt": "x", "truncation": 3}', 400, "truncation must be in [0.0, 2.0]"),
+    (b'{"prompt": "x", "to": 8}', 400, "needs both"),
+    (b'{"prompt": "x", "to": 8, "t": 1.5}', 400, "t must be in [0.0, 1.0]"),
+    (b'{"prompt": "x", "count": 2, "to": [1, 2, 3], "t": 0.5}', 400, "to must list 2 seeds"),
+    (b'{"prompt": "x", "client": ""}', 400, "client must be"),
+    (json.dumps({"prompt": "x" * 20000}).encode(), 413, "too large"),
+]
+
+
+@pytest.mark.parametrize("body,status,needle", BAD, ids=[f"{i}-{s}" for i, (_, s, _) in enumerate(BAD)])
+def test_bad_requests_get_a_4xx_with_one_line_and_nothing_is_generated(served, body: bytes, status: int, needle: str) -> None:
+    client, _, app = served
+    rounds = app.state.batcher.rounds
+    r = client.post("/api/generate", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == status
+    reason = r.json()["error"]
+    assert needle in reason and "\n" not in reason and len(reason) < 200
+    assert app.state.batcher.rounds == rounds  # nothing generated
+    assert len(generate(client, count=1)["images"]) == 1  # still serving
+
+
+def test_unknown_paths_and_methods_get_a_one_line_4xx(served) -> None:
+    client, _, _ = served
+    for method, path, status in [("GET", "/api/generate", 405), ("GET", "/nope", 404), ("GET", "/assets/nope.js", 404),
+                                 ("POST", "/api/info", 405), ("GET", "/assets/", 404)]:
+        r = client.request(method, path)
+        assert r.status_code == status, path
+        assert "\n" not in r.json()["error"]
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    pytest.skip("no /proc/self/status")
+
+
+@pytest.mark.slow
+def test_memory_stays_flat_over_many_requests(served) -> None:
+    client, _, app = served
+    for i in range(30):
+        generate(client, prompt=f"a red circle {i}", seed=i, count=8)
+    before = rss_mb()
+    for i in range(150):  # new prompts: the text-embedding cache fills to its bound, then stays there
+        generate(client, prompt=f"a blue square {i}", seed=i, count=8)
+    assert rss_mb() - before < 25
+    renderer = app.state.batcher.renderer
+    assert len(renderer._texts) == renderer.cache_size
+
+
+def run_serve(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(EXAMPLE / "serve.py"), *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["missing", "not-a-checkpoint", "corrupt"])
+def test_a_missing_or_wrong_checkpoint_exits_2_with_one_line(tmp_path: Path, run: Path, case: str) -> None:
+    if case == "missing":
+        path = tmp_path / "nonexistent"
+    elif case == "not-a-checkpoint":
+        path = tmp_path
+        (tmp_path / "notes.txt").write_text("hello")
+    else:  # a checkpoint whose weights file was cut short
+        import shutil
+
+        path = tmp_path / "run"
+        shutil.copytree(run, path)
+        weights = next(path.glob("checkpoints/step-*/G_ema.safetensors"))
+        weights.write_bytes(weights.read_bytes()[:1000])
+    r = run_serve("--checkpoint", str(path), "--port", "0")
+    assert r.returncode == 2 and r.stdout == ""
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot load a generator from") and str(path) in lines[0]
+
+
+@pytest.mark.slow
+def test_bad_arguments_and_a_busy_port_exit_2(run: Path) -> None:
+    r = run_serve("--checkpoint", str(run), "--precision", "fp8")
+    assert r.returncode == 2 and "invalid choice" in r.stderr and "Traceback" not in r.stderr
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        r = run_serve("--checkpoint", str(run), "--port", str(busy.getsockname()[1]))
+    assert r.returncode == 2 and r.stderr.startswith("error: cannot listen on 127.0.0.1:") and "Traceback" not in r.stderr
+
+
+@pytest.fixture(scope="module")
+def live(run):
+    proc, url = start_server(run)
+    yield proc, url
+    assert stop_server(proc) in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM after its clean shutdown
+
+
+def raw_get(url: str, path: str) -> tuple[int, bytes]:
+    """A GET with the path sent exactly as given (no client-side normalisation of '..')."""
+    host, port = url.split("//")[1].strip("/").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+@pytest.mark.parametrize("path", [
+    "/assets/../serve.py", "/assets/..%2fserve.py", "/assets/%2e%2e/serve.py", "/assets/%2e%2e%2fserve.py",
+    "/assets/..%5cserve.py", "/assets/%2e%2e%2f%2e%2e%2f%2e%2e%2fREADME.md", "/assets//etc/passwd",
+    "/assets/%2fetc%2fpasswd", "/../../../../etc/passwd", "/assets/.%2e/config.py", "/serve_assets/app.js",
+    "/assets/app.js/../../serve.py", "/assets/app.js%00.py", "/assets/APP.JS", "/serve.py", "/%2e%2e/serve.py",
+])
+def test_no_file_outside_the_assets_is_served(live, path: str) -> None:
+    _, url = live
+    status, body = raw_get(url, path)
+    assert status in (400, 404), (path, status)
+    for secret in (b"root:", b"import ", b"def ", b"# ganblocks"):
+        assert secret not in body
+    assert raw_get(url, "/assets/app.js")[0] == 200
+
+
+@pytest.mark.slow
+def test_the_real_server_batches_concurrent_clients_and_keeps_serving(live) -> None:
+    import http.client
+
+    _, url = live
+    host, port = url.split("//")[1].strip("/").split(":")
+    replies: dict[int, dict] = {}
+
+    def client(i: int) -> None:
+        conn = http.client.HTTPConnection(host, int(port), timeout=120)
+        for k in range(3):
+            conn.request("POST", "/api/generate", json.dumps({"prompt": f"{PROMPT} {i}", "seed": k, "count": 4}))
+            r = conn.getresponse()
+            replies[(i, k)] = {"status": r.status, **json.loads(r.read())}
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(replies) == 24 and all(r["status"] == 200 and len(r["images"]) == 4 for r in replies.values())
+    assert max(r["round_images"] for r in replies.values()) > 4  # some requests shared a forward pass
+    status, _ = raw_get(url, "/api/info")
+    assert status == 200
