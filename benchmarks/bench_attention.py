@@ -137,7 +137,7 @@ def main() -> None:
                    help="time self-attention up to this resolution (it is quadratic in the pixels)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--steps", type=int, default=150)
     p.add_argument("--lr", type=float, default=0.02)
     p.add_argument("--json", type=Path, help="also write the results here")
     args = p.parse_args()
