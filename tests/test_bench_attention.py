@@ -15,7 +15,7 @@ def _run(tmp_path: Path, *args: str) -> dict:
 
 
 def test_speed_times_both_attention_layers_against_their_block(tmp_path):
-    res = _run(tmp_path, "speed", "--channels", "16", "--batch", "2", "--resolutions", "8,16", "--reps", "1")
+    res = _run(tmp_path, "speed", "--channels", "32", "--batch", "2", "--resolutions", "8,16", "--reps", "1")
     assert [row["resolution"] for row in res["rows"]] == [8, 16]
     for row in res["rows"]:
         assert row["block_ms"] > 0 and row["self_attention_ms"] > 0 and row["cross_attention_ms"] > 0
