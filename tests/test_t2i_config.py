@@ -10,6 +10,14 @@ from ganblocks import GeneratorConfig
 from strategies import runtime_typecheck_disabled
 from t2i_helpers import run_config
 
+def _with_attention(config: GeneratorConfig, data: st.DataObject) -> GeneratorConfig:
+    """The config with attention at a drawn subset of its block resolutions."""
+    blocks = [2**k for k in range(3, config.resolution.bit_length())]
+    subset = lambda: st.lists(st.sampled_from(blocks), unique=True).map(lambda v: tuple(sorted(v)))  # noqa: E731
+    return dataclasses.replace(config, cross_attention=data.draw(subset()), self_attention=data.draw(subset()),
+                               attention_heads=data.draw(st.integers(1, 8)))
+
+
 configs = st.builds(
     GeneratorConfig,
     resolution=st.sampled_from([8, 16, 32, 256]),
@@ -25,8 +33,9 @@ configs = st.builds(
 )
 
 
-@given(configs)
-def test_saved_dict_reads_back_equal(config: GeneratorConfig) -> None:
+@given(configs, st.data())
+def test_saved_dict_reads_back_equal(config: GeneratorConfig, data: st.DataObject) -> None:
+    config = _with_attention(config, data)
     assert GeneratorConfig.from_dict(config.to_dict()) == config
     # format, version and training are written beside the fields and skipped when read
     assert GeneratorConfig.from_dict({**config.to_dict(), "format": "x", "version": 1, "training": {}}) == config
