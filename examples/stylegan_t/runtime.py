@@ -24,6 +24,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.utils import parametrize
 
+from ganblocks.cli import resolve_device
+
 
 @dataclasses.dataclass(frozen=True)
 class Dist:
@@ -56,15 +58,8 @@ def setup_distributed(device_arg: str, *, timeout_minutes: float) -> tuple[Dist,
     info = Dist(_env_int("RANK", 0), _env_int("WORLD_SIZE", 1), _env_int("LOCAL_RANK", 0))
     if not 0 <= info.rank < info.world:
         raise ValueError(f"RANK={info.rank} is not in [0, WORLD_SIZE={info.world})")
-    if device_arg == "auto":
-        device_arg = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(device_arg)
-    except RuntimeError:
-        raise ValueError(f"--device {device_arg!r} is not a device name (auto, cpu, cuda, cuda:N)") from None
+    device = resolve_device(device_arg)
     if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"--device {device_arg}: no CUDA device is available")
         if device.index is None:
             device = torch.device("cuda", info.local_rank)
         torch.cuda.set_device(device)

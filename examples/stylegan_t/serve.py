@@ -20,7 +20,6 @@ HTTP API (what the page uses)::
 A bad request gets a 4xx and a one-line ``{"error": ...}``; the server keeps serving.
 """
 
-import argparse
 import base64
 import contextlib
 import json
@@ -36,6 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from config import Config  # noqa: E402
 from serve_engine import Batcher, Job, Renderer, Superseded  # noqa: E402
+
+from ganblocks.cli import ArgumentParser, fail, resolve_device, user_errors  # noqa: E402
 
 ASSETS = Path(__file__).resolve().parent / "serve_assets"
 ASSET_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
@@ -223,11 +224,6 @@ def create_app(renderer: Renderer, cfg: Config, *, checkpoint: str = "") -> Any:
     return app
 
 
-def fail(message: str) -> None:
-    print(f"error: {' '.join(message.split())}", file=sys.stderr)
-    raise SystemExit(2)
-
-
 def listen(host: str, port: int) -> socket.socket:
     """A bound socket (port 0: a free one); the server accepts on it once the model is ready."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -243,12 +239,11 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("HTTP API")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__.split("HTTP API")[0])
     p.add_argument("--checkpoint", type=Path, required=True, help="a run folder (its latest checkpoint) or one checkpoint folder")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free port)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda or cuda:N")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="fp32, or bf16 autocast")
     p.add_argument("--batch", type=int, default=64, help="images per forward pass at most (default 64)")
     args = p.parse_args(argv)
@@ -261,10 +256,12 @@ def main(argv: list[str] | None = None) -> None:
     except ImportError:
         fail('serve.py needs starlette and uvicorn: pip install -e ".[serve]"')
 
+    with user_errors():
+        device = str(resolve_device(args.device))
     sock = listen(args.host, args.port)
     try:
-        G, cfg = load_model(args.checkpoint, args.device)
-        renderer = Renderer(G, device=args.device, precision=args.precision, max_batch=args.batch)
+        G, cfg = load_model(args.checkpoint, device)
+        renderer = Renderer(G, device=device, precision=args.precision, max_batch=args.batch)
         renderer.run([Job(prompt="warm-up", seeds=(0,))])  # a broken generator fails here, not at the first visitor
     except Exception as e:  # a user-facing tool: one line, no traceback wall
         sock.close()
@@ -272,7 +269,7 @@ def main(argv: list[str] | None = None) -> None:
     app = create_app(renderer, cfg, checkpoint=str(args.checkpoint))
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    print(f"serving {args.checkpoint} ({G.resolution} px, {args.device}, {args.precision}) at http://{shown}:{port}/",
+    print(f"serving {args.checkpoint} ({G.resolution} px, {device}, {args.precision}) at http://{shown}:{port}/",
           flush=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     server.run(sockets=[sock])
