@@ -142,10 +142,7 @@ class Config:
         from ganblocks.t2i.config import parse_resolutions
 
         for name in ("g_cross_attention", "g_self_attention"):
-            try:
-                parse_resolutions(getattr(self, name), name="--" + name.replace("_", "-"), resolution=res)
-            except ValueError as err:
-                raise ValueError(str(err)) from None
+            parse_resolutions(getattr(self, name), name="--" + name.replace("_", "-"), resolution=res)
         if self.g_attention_heads <= 0:
             raise ValueError(f"g_attention_heads must be positive, got {self.g_attention_heads}")
         if self.shapes_max_objects not in (1, 2):

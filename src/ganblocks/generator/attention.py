@@ -86,8 +86,12 @@ def grid_positions(
     return feats.to(dtype or torch.get_default_dtype())
 
 
-def check_token_mask(tokens: Tensor, mask: Tensor, *, text_dim: int) -> None:
-    """Raise a `ValueError` naming the argument when text tokens or their mask are malformed."""
+def check_token_mask(tokens: Tensor, mask: Tensor, *, text_dim: int, rows: bool = True) -> None:
+    """Raise a `ValueError` naming the argument when text tokens or their mask are malformed.
+
+    `rows=False` skips the check that every caption has a valid token: it reads the mask's
+    values (a device synchronisation), so a network checks it once rather than in every layer.
+    """
     if not isinstance(tokens, Tensor) or tokens.ndim != 3 or tokens.shape[-1] != text_dim:
         shape = list(tokens.shape) if isinstance(tokens, Tensor) else type(tokens).__name__
         raise ValueError(f"tokens has shape {shape}, expected [b, n, {text_dim}] (text_dim={text_dim})")
@@ -96,6 +100,8 @@ def check_token_mask(tokens: Tensor, mask: Tensor, *, text_dim: int) -> None:
         raise ValueError(
             f"mask is {shape}, expected a bool tensor of shape {list(tokens.shape[:2])} "
             "(True for the caption's real tokens)")
+    if not rows:
+        return
     empty = ~mask.any(dim=1)
     if bool(empty.any()):
         rows = empty.nonzero().flatten().tolist()

@@ -88,6 +88,8 @@ class TextCrossAttention(nn.Module):
         x: Float[Tensor, "b {self.channels} h w"],
         tokens: Float[Tensor, "b n {self.text_dim}"],
         mask: Bool[Tensor, "b n"],
+        *,
+        check_mask: bool = True,
     ) -> Float[Tensor, "b {self.channels} h w"]:
         """Add the tokens' attention output to `x`.
 
@@ -95,9 +97,11 @@ class TextCrossAttention(nn.Module):
             x: Feature map.
             tokens: Per-token text features (e.g. `TextEncoding.tokens`).
             mask: `True` for the caption's real tokens; each caption needs one at least.
+            check_mask: Check that every caption has a valid token (a device synchronisation;
+                a caller that checked already passes `False`).
         """
         check_shape("x", x, (None, self.channels, None, None))
-        check_token_mask(tokens, mask, text_dim=self.text_dim)
+        check_token_mask(tokens, mask, text_dim=self.text_dim, rows=check_mask)
         if tokens.shape[0] != x.shape[0]:
             raise ValueError(f"tokens has batch {tokens.shape[0]}, x has {x.shape[0]}: pass one caption per image")
         height, width = x.shape[-2:]

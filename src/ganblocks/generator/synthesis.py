@@ -199,6 +199,7 @@ class SynthesisBlock(nn.Module):
         tokens: Float[Tensor, "b n t"] | None = None,
         mask: Bool[Tensor, "b n"] | None = None,
         noise_mode: NoiseMode = "random",
+        check_mask: bool = True,
     ) -> tuple[
         Float[Tensor, "b {self.out_channels} {self.resolution} {self.resolution}"],
         Float[Tensor, "b {self.img_channels} {self.resolution} {self.resolution}"],
@@ -212,6 +213,7 @@ class SynthesisBlock(nn.Module):
             tokens: Per-token text features (needed when the block has cross-attention).
             mask: `True` for the captions' real tokens.
             noise_mode: `"random"`, `"const"` or `"none"`.
+            check_mask: Check that every caption has a valid token (see `TextCrossAttention`).
 
         Returns:
             The block's features and the image summed so far.
@@ -230,7 +232,7 @@ class SynthesisBlock(nn.Module):
         if self.cross_attn is not None:
             if tokens is None or mask is None:
                 raise ValueError(f"the {self.resolution} px block attends to text tokens: pass tokens= and mask=")
-            x = self.cross_attn(x, tokens, mask)
+            x = self.cross_attn(x, tokens, mask, check_mask=check_mask)
         rgb = self.torgb(x, w)
         if img is None:
             return x, rgb
@@ -380,6 +382,7 @@ class SynthesisNetwork(nn.Module):
         x = self.input(w)
         img = None
         for block in self.blocks.values():
-            x, img = block(x, img, w, tokens=tokens, mask=mask, noise_mode=noise_mode)
+            x, img = block(x, img, w, tokens=tokens, mask=mask, noise_mode=noise_mode,
+                           check_mask=False)  # checked once above
         assert img is not None
         return img

@@ -166,7 +166,7 @@ def parse_resolutions(value: Any, *, name: str, resolution: int) -> tuple[int, .
         parsed = sorted({int(v) for v in items if not isinstance(v, bool) and int(v) == float(v)})
     except (TypeError, ValueError):
         parsed = None
-    if parsed is None or len(parsed) != len(set(map(str, items))) or any(p not in blocks for p in parsed):
+    if parsed is None or any(p not in blocks for p in parsed):
         raise ValueError(f"{name} {value!r} must name block resolutions of a {resolution} px "
                          f"generator, from {blocks} (e.g. '8,16'; empty: off)")
     return tuple(parsed)

@@ -128,7 +128,7 @@ class TextToImageGenerator(
         if (c is None) == (prompts is None):
             raise ValueError("pass exactly one of c (text embeddings) and prompts")
         if c is None:
-            c = self.encode(prompts) if self.uses_tokens else self.encode_text(prompts)
+            c = self.encode(prompts)
         tokens = mask = None
         if isinstance(c, TextEncoding):
             c, tokens, mask = c
@@ -153,8 +153,7 @@ class TextToImageGenerator(
         device = self.mapping.x_avg.device
         z = torch.stack([torch.randn(self.z_dim, generator=torch.Generator().manual_seed(int(s)))
                          for s in seeds]).to(device)
-        c = self.encode(prompts) if self.uses_tokens else self.encode_text(prompts)
-        return self(z, c, truncation_psi=truncation_psi, noise_mode="const", update_avg=False)
+        return self(z, self.encode(prompts), truncation_psi=truncation_psi, noise_mode="const", update_avg=False)
 
     # -- loading and saving (see saving.py and runs.py) ------------------------------------------
 
