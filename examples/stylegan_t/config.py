@@ -74,6 +74,10 @@ class Config:
         "already covers the heads)")
     d_positions: bool = _f(False, "learned per-token position embeddings in the discriminator heads "
                            "(beyond StyleGAN-T: D can check where the caption puts an object)")
+    d_pixel_weight: float = _f(0.0, "weight, in both players' losses, of a trainable pixel-space critic beside "
+                               "the frozen-feature discriminator (beyond StyleGAN-T, after GigaGAN's trainable "
+                               "discriminator: it judges the unblurred pixels, where fine outlines are; 0: off)")
+    d_pixel_channels: int = _f(64, "width of the pixel-space critic's convs")
     g_recon_weight: float = _f(0.0, "stage 1: weight of a pixel L2 loss between G(z, caption) and the caption's "
                                "real image, fading linearly to 0 over --g-recon-fade-kimg (beyond StyleGAN-T: "
                                "for data whose captions fix the layout, like ShapesT2I; 0: off)")
@@ -123,14 +127,14 @@ class Config:
         if res < lo or res > hi or res & (res - 1):
             data = "with --data shapes (ShapesT2I)" if self.data == "shapes" else "for image folders and shards"
             raise ValueError(f"resolution must be a power of two in [{lo}, {hi}] {data}, got {res}")
-        for name in ("batch", "z_dim", "channel_base", "channel_max", "d_cmap_dim",
+        for name in ("batch", "z_dim", "channel_base", "channel_max", "d_cmap_dim", "d_pixel_channels",
                      "d_virtual_batch", "eval_samples", "keep_checkpoints", "max_bad_steps",
                      "log_every"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         for name in ("num_res_blocks", "num_workers", "max_restores", "eval_every", "sample_every",
                      "checkpoint_every", "lr_g", "lr_d", "lr_text", "clip_weight", "clip_weight_stage2",
-                     "g_recon_weight"):
+                     "g_recon_weight", "d_pixel_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.batch_per_device is not None and self.batch_per_device <= 0:
@@ -175,7 +179,8 @@ class Config:
 # means "as before the field existed". Add a field here when it is added to `Config` with a
 # default that changes nothing.
 ADDED_FIELDS: dict[str, Any] = {"d_positions": False, "g_recon_weight": 0.0, "g_recon_fade_kimg": 50.0,
-                                 "g_cross_attention": "", "g_self_attention": "", "g_attention_heads": 4}
+                                 "g_cross_attention": "", "g_self_attention": "", "g_attention_heads": 4,
+                                 "d_pixel_weight": 0.0, "d_pixel_channels": 64}
 
 
 # --8<-- [start:presets]

@@ -85,6 +85,14 @@ def build_discriminator(cfg: Config, backbone: nn.Module, c_dim: int) -> nn.Modu
     return ganblocks.DINOFeatureDiscriminator(backbone, heads, augment=augment)
 
 
+def build_pixel_critic(cfg: Config, c_dim: int) -> "ganblocks.PixelDiscriminator | None":
+    """The trainable pixel-space critic beside D (``d_pixel_weight > 0``), else None."""
+    if cfg.d_pixel_weight == 0:
+        return None
+    return ganblocks.PixelDiscriminator(cfg.resolution, c_dim, channels=cfg.d_pixel_channels,
+                                        out_resolution=min(4, cfg.resolution), cmap_dim=cfg.d_cmap_dim)
+
+
 # --8<-- [end:build]
 
 

@@ -13,10 +13,20 @@ choice between its caption and K edited captions (one attribute changed, or two 
 attributes swapped; ``ganblocks.data.edit_caption``). Without the edits the text tower stays a bag
 of words (colour-swapped captions embed almost identically) and binding cannot be learned.
 
-    python examples/stylegan_t/pretrain.py   # train (or reuse) the trainer's tiny CLIP; print accuracies
+    python examples/stylegan_t/pretrain.py   # the trainer's tiny CLIP (shipped or cached); print accuracies
 
 Its defaults are those of ``train.py``'s shapes preset (``--steps`` is the config's
-``clip_pretrain_steps``), so this caches the very CLIP that the trainer then uses.
+``clip_pretrain_steps``), so this gives the very CLIP that the trainer then uses.
+
+The CLIP of the default parameters ships with the example (``weights/shapes-clip.safetensors``,
+6.8 MB: the weights in float16, its training parameters and accuracies in the file's metadata),
+so a fresh clone trains nothing before the GAN. This command rebuilds that file (about 14 minutes
+on one CPU thread):
+
+    python examples/stylegan_t/pretrain.py --force --save examples/stylegan_t/weights/shapes-clip.safetensors
+
+Other parameters (``--clip-pretrain-steps`` of the trainer, or flags here) are trained on first
+use and cached.
 """
 
 import hashlib
@@ -42,6 +52,9 @@ VERSION = 1
 # asks for `clip_pretrain_steps` steps.
 DEFAULTS: dict[str, Any] = dict(steps=preset("shapes").clip_pretrain_steps, batch=128, negatives=3, lr=2e-3,
                                 warmup=50, seed=0, resolution=32, data_seed=90210)
+
+
+SHIPPED = Path(__file__).resolve().parent / "weights" / "shapes-clip.safetensors"
 
 
 def cache_dir() -> Path:
@@ -146,6 +159,36 @@ def zero_shot_accuracy(clip: Any, *, resolution: int = 32, n: int = 512, seed: i
     return out
 
 
+def file_params(path: Path) -> dict[str, Any]:
+    """The training parameters stored in a tiny-CLIP file written by this script."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        return json.loads((f.metadata() or {})["params"])
+
+
+def shipped_clip(params: dict[str, Any]) -> Path | None:
+    """The tiny CLIP that ships with the example, if it was trained with exactly ``params``."""
+    if SHIPPED.is_file() and _cache_problem(SHIPPED) is None and file_params(SHIPPED) == params:
+        return SHIPPED
+    return None
+
+
+def save_half(source: Path, target: Path) -> None:
+    """Copy a tiny-CLIP file with its tensors in float16 (half the size; the loader casts back)."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(source), "pt") as f:
+        metadata = f.metadata()
+        state = {k: f.get_tensor(k).half() if f.get_tensor(k).is_floating_point() else f.get_tensor(k)
+                 for k in f.keys()}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".tmp{os.getpid()}")
+    save_file(state, str(tmp), metadata=metadata)
+    os.replace(tmp, target)
+
+
 def _cache_problem(path: Path) -> str | None:
     """Why a cached CLIP file cannot be used (unreadable, or not written by this script), or None."""
     from safetensors import safe_open
@@ -159,13 +202,17 @@ def _cache_problem(path: Path) -> str | None:
     return None
 
 
-def ensure_shapes_clip(params: dict[str, Any] | None = None, *, log: bool = True) -> Path:
-    """The cached in-domain tiny CLIP for these training parameters; trains it when missing."""
+def ensure_shapes_clip(params: dict[str, Any] | None = None, *, log: bool = True, force: bool = False) -> Path:
+    """The in-domain tiny CLIP for these training parameters: the shipped one when they are its
+    parameters, else the cached one, trained when missing (always trained with ``force``)."""
     from safetensors.torch import save_file
 
     p = {**DEFAULTS, **(params or {})}
+    shipped = None if force else shipped_clip(p)
+    if shipped is not None:
+        return shipped
     path = cache_dir() / f"shapes-clip-{_key(p)}.safetensors"
-    if path.is_file():
+    if path.is_file() and not force:
         problem = _cache_problem(path)
         if problem is None:
             return path
@@ -190,7 +237,9 @@ def main(argv: list[str] | None = None) -> None:
                  data_seed="seed of the ShapesT2I training images")
     for k, v in DEFAULTS.items():
         ap.add_argument("--" + k.replace("_", "-"), type=type(v), default=v, help=helps[k])
-    ap.add_argument("--force", action="store_true", help="retrain even when cached")
+    ap.add_argument("--force", action="store_true", help="train even when shipped or cached")
+    ap.add_argument("--save", type=Path, default=None, metavar="FILE",
+                    help="also write the weights, in float16, to FILE (how the shipped file is made)")
     args = ap.parse_args(argv)
     params = {k: getattr(args, k) for k in DEFAULTS}
     for name in ("steps", "batch", "negatives", "warmup", "lr"):
@@ -200,10 +249,10 @@ def main(argv: list[str] | None = None) -> None:
     if not SHAPES_MIN_RESOLUTION <= res <= SHAPES_MAX_RESOLUTION or res & (res - 1):
         ap.error(f"--resolution must be a power of two in [{SHAPES_MIN_RESOLUTION}, {SHAPES_MAX_RESOLUTION}], got {res}")
     with user_errors():
-        if args.force:
-            path = cache_dir() / f"shapes-clip-{_key(params)}.safetensors"
-            path.unlink(missing_ok=True)
-        path = ensure_shapes_clip(params)
+        path = ensure_shapes_clip(params, force=args.force)
+        if args.save is not None:
+            save_half(path, args.save)
+            path = args.save
         from safetensors import safe_open
 
         with safe_open(str(path), "pt") as f:

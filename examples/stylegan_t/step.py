@@ -31,23 +31,27 @@ Batch = tuple[int, Tensor, list[str], Tensor, ganblocks.TextEncoding]  # slot, r
 class DiscriminatorLoss(nn.Module):
     """Hinge loss of D on one real and one fake batch (separate D calls, as in StyleGAN-T).
 
-    Wrapped in DDP as one module, so both D calls happen inside a single DDP forward.
+    With a pixel-space critic ``P``, its hinge losses on the unblurred images are added with
+    weight ``pixel_weight``. Wrapped in DDP as one module, so every critic call happens inside a
+    single DDP forward.
     """
 
-    def __init__(self, D: nn.Module) -> None:
+    def __init__(self, D: nn.Module, P: nn.Module | None = None, pixel_weight: float = 0.0) -> None:
         super().__init__()
-        self.D = D
+        self.D, self.P, self.pixel_weight = D, P, pixel_weight
 
     def forward(self, reals: Tensor, fakes: Tensor, c: Tensor, sigma: float,
                 c_wrong: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
-        reals = ganblocks.gaussian_blur(reals, sigma)
-        real_logits = self.D(reals, c)
-        fake_logits = self.D(ganblocks.gaussian_blur(fakes, sigma), c)
+        blurred = ganblocks.gaussian_blur(reals, sigma)
+        real_loss = ganblocks.hinge_d_loss_real(self.D(blurred, c).float())
+        fake_loss = ganblocks.hinge_d_loss_fake(self.D(ganblocks.gaussian_blur(fakes, sigma), c).float())
+        if self.P is not None:
+            real_loss = real_loss + self.pixel_weight * ganblocks.hinge_d_loss_real(self.P(reals, c).float())
+            fake_loss = fake_loss + self.pixel_weight * ganblocks.hinge_d_loss_fake(self.P(fakes, c).float())
         mismatch = torch.zeros((), device=reals.device)
         if c_wrong is not None:  # matching-aware: a real image under a wrong caption is fake
-            mismatch = ganblocks.hinge_d_loss_fake(self.D(reals, c_wrong).float())
-        return (ganblocks.hinge_d_loss_real(real_logits.float()),
-                ganblocks.hinge_d_loss_fake(fake_logits.float()), mismatch)
+            mismatch = ganblocks.hinge_d_loss_fake(self.D(blurred, c_wrong).float())
+        return real_loss, fake_loss, mismatch
 
 
 def recon_weight(cfg: Config, images_seen: int) -> float:
@@ -100,6 +104,17 @@ class TrainStep:
     accum: int
     autocast: Callable[[], AbstractContextManager[Any]]
     scaler: torch.amp.GradScaler | None
+    P: nn.Module | None = None  # the pixel-space critic beside D, if any
+
+    def critic_parameters(self) -> list[nn.Parameter]:
+        """The trainable parameters of D and of the pixel-space critic."""
+        critics = [self.D] if self.P is None else [self.D, self.P]
+        return [p for net in critics for p in net.parameters() if p.requires_grad]
+
+    def _critics_trainable(self, flag: bool) -> None:
+        set_trainable(self.D.heads, flag)
+        if self.P is not None:
+            set_trainable(self.P, flag)
 
     def _backward(self, loss: Tensor) -> None:
         (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
@@ -130,7 +145,7 @@ class TrainStep:
         """The D step over every accumulation round: losses [real, fake, mismatch], batches, outcome."""
         cfg, source = self.cfg, self.source
         opt.zero_grad(set_to_none=True)
-        set_trainable(self.D.heads, True)
+        self._critics_trainable(True)
         stats, batches = [0.0, 0.0, 0.0], []
         for r in range(self.accum):
             slot = r * self.dist.world + self.dist.rank
@@ -152,7 +167,7 @@ class TrainStep:
             for i, value in enumerate((real_loss, fake_loss, mismatch)):
                 stats[i] += value.item() / self.accum
         stats, loss_ok = self._mean_over_ranks(stats)
-        return stats, batches, self._apply(opt, [p for p in self.D.parameters() if p.requires_grad], loss_ok)
+        return stats, batches, self._apply(opt, self.critic_parameters(), loss_ok)
 
     def generator(self, g_step: nn.Module, opt: torch.optim.Optimizer, trained: list[nn.Parameter],
                   batches: list[Batch], *, step: int, sigma: float, restores: int, clip_weight: float,
@@ -161,7 +176,7 @@ class TrainStep:
         reconstruction], outcome. The reconstruction term (``recon_weight > 0``) is the mean squared
         pixel error between each fake and the real image of its caption."""
         opt.zero_grad(set_to_none=True)
-        set_trainable(self.D.heads, False)
+        self._critics_trainable(False)
         stats = [0.0, 0.0, 0.0]
         for r, (slot, reals, captions, c, c_g) in enumerate(batches):
             seed_slot(self.cfg.seed, step, slot, 1, restores)
@@ -173,6 +188,8 @@ class TrainStep:
                     else:
                         fakes = g_step(z, c_g, update_avg=slot == 0)
                     loss_g = ganblocks.hinge_g_loss(self.D(ganblocks.gaussian_blur(fakes, sigma), c).float())
+                    if self.P is not None:
+                        loss_g = loss_g + self.cfg.d_pixel_weight * ganblocks.hinge_g_loss(self.P(fakes, c).float())
                     # the CLIP image tower runs in the autocast precision, its distance in fp32
                     loss_clip = (self.guidance(fakes, c) if clip_weight > 0
                                  else torch.zeros((), device=self.device))

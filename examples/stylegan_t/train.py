@@ -44,7 +44,7 @@ from config import PRESETS, Config, add_config_arguments, config_overrides, pres
 from data import create_batch_source  # noqa: E402
 from evaluate import evaluate_generator, save_sample_grid  # noqa: E402
 from model import (  # noqa: E402
-    build_discriminator, build_generator, count_parameters, create_dino, create_frozen_clip,
+    build_discriminator, build_generator, build_pixel_critic, count_parameters, create_dino, create_frozen_clip,
 )
 from runtime import SpectralNormSteps, StopSignals, agree, autocast_for, setup_distributed  # noqa: E402
 from step import DiscriminatorLoss, Progress, TrainStep, recon_weight, set_trainable  # noqa: E402
@@ -134,15 +134,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             dist.barrier()
         G = build_generator(cfg, clip).to(device)
         D = build_discriminator(cfg, create_dino(cfg, clip, device), clip.embed_dim).to(device)
-    spectral = SpectralNormSteps(D)
+        P = build_pixel_critic(cfg, clip.embed_dim)  # None unless --d-pixel-weight > 0
+        if P is not None:
+            P = P.to(device)
+    critics = nn.ModuleList([D] if P is None else [D, P])
+    spectral = SpectralNormSteps(critics)
     guidance = ganblocks.CLIPGuidanceLoss(clip, crop=cfg.clip_crop)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     betas = (cfg.adam_beta1, cfg.adam_beta2)
     gen_params = [*G.mapping.parameters(), *G.synthesis.parameters()]
     opt_g = torch.optim.Adam(gen_params, lr=cfg.lr_g, betas=betas, eps=1e-8)
     opt_text = torch.optim.Adam(G.text_encoder.parameters(), lr=cfg.lr_text, betas=betas, eps=1e-8)
-    opt_d = torch.optim.Adam([p for p in D.parameters() if p.requires_grad], lr=cfg.lr_d, betas=betas, eps=1e-8)
-    modules = {"G": G, "G_ema": G_ema, "D": D}
+    opt_d = torch.optim.Adam([p for p in critics.parameters() if p.requires_grad], lr=cfg.lr_d, betas=betas, eps=1e-8)
+    modules = {"G": G, "G_ema": G_ema, "D": D, **({} if P is None else {"D_pixel": P})}
     optimizers = {"G": opt_g, "text": opt_text, "D": opt_d}
     if args.channels_last:  # conv outputs follow their weights' layout; saved tensors are made contiguous
         for net in (G, G_ema):
@@ -193,7 +197,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 superres_trainable(G, lower_resolution=superres["lower_resolution"], freeze_lower=superres["freeze_lower"])
             trained, opt, weight = [p for p in gen_params if p.requires_grad], opt_g, cfg.clip_weight
         set_trainable(D.heads, True)  # DDP registers the parameters that require gradients
-        g_step, d_loss = G, DiscriminatorLoss(D)
+        if P is not None:
+            set_trainable(P, True)
+        g_step, d_loss = G, DiscriminatorLoss(D, P, cfg.d_pixel_weight)
         if world > 1:
             ids = [device.index] if device.type == "cuda" else None
             g_step = DistributedDataParallel(G, device_ids=ids)
@@ -201,7 +207,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return g_step, d_loss, trained, opt, weight
 
     g_step, d_loss_mod, g_trained, opt_gen, clip_w = enter_stage(prog.stage)
-    it = TrainStep(cfg, G, D, clip, guidance, source, distinfo, device, accum, autocast, scaler)
+    it = TrainStep(cfg, G, D, clip, guidance, source, distinfo, device, accum, autocast, scaler, P)
 
     stop = StopSignals()
     log_file = None
@@ -277,7 +283,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             out.mkdir(parents=True, exist_ok=True)
             (out / "config.json").write_text(cfg.to_json())
         print(f"StyleGAN-T | preset {args.preset} | {cfg.resolution}px | stage {prog.stage} | "
-              f"G {count_parameters(G) / 1e6:.2f}M params, D heads {count_parameters(D, trainable_only=True) / 1e6:.2f}M | "
+              f"G {count_parameters(G) / 1e6:.2f}M params, D trainable {count_parameters(critics, trainable_only=True) / 1e6:.2f}M | "
               f"batch {cfg.batch} = {world} x {per_device} x {accum} | device {device} {precision} | run folder {out}")
     progress = None
     if distinfo.main:

@@ -1,4 +1,5 @@
-"""Discriminator blocks: local batch norm, heads, DiffAugment, input blur, the feature discriminator."""
+"""Discriminator blocks: local batch norm, heads, DiffAugment, input blur, the feature discriminator,
+a trainable pixel-space critic."""
 
 from .augment import DiffAugment as DiffAugment
 from .augment import diff_augment as diff_augment
@@ -10,6 +11,7 @@ from .heads import DiscriminatorHead as DiscriminatorHead
 from .heads import MultiHeadDiscriminator as MultiHeadDiscriminator
 from .local_batchnorm import LocalBatchNorm as LocalBatchNorm
 from .local_batchnorm import local_batch_norm as local_batch_norm
+from .pixel import PixelDiscriminator as PixelDiscriminator
 
 __all__ = [
     "DINOFeatureDiscriminator",
@@ -17,6 +19,7 @@ __all__ = [
     "DiscriminatorHead",
     "LocalBatchNorm",
     "MultiHeadDiscriminator",
+    "PixelDiscriminator",
     "blur_kernel",
     "blur_sigma",
     "diff_augment",
