@@ -5,7 +5,11 @@
 Each arm is ``train.py`` with a few flags changed; every (arm, seed) run goes to its own folder.
 The output folder gets ``results.json`` (every evaluation of every run), ``results.md`` (final
 scores, mean ± std over seeds, and the stage-1 scores before stage 2) and ``curves.png``
-(all-correct of single-object seen prompts over training, one line per arm).
+(all-correct of single-object seen prompts and position over thousands of training images, the
+mean over seeds per arm with a band of ± one standard deviation).
+
+``--collect`` tabulates and plots run folders that are already there (``{arm}-s{seed}`` under
+``--out``), e.g. runs started by hand or an interrupted suite, without training anything.
 """
 
 import argparse
@@ -88,24 +92,37 @@ def check_runs(arms: dict[str, list[str]], seeds: list[int], args: argparse.Name
         fail(f"the runs cannot start: {errors[-1] if errors else r.stderr.strip()[-300:]}")
 
 
-def run_arm(name: str, flags: list[str], seed: int, args: argparse.Namespace) -> dict:
-    out = args.out / f"{name}-s{seed}"
-    cmd = train_command(name, flags, seed, args)
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
-    t0 = time.perf_counter()
-    with open(args.out / f"{name}-s{seed}.log", "w") as log:
-        rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
-    result = {"arm": name, "seed": seed, "returncode": rc, "seconds": time.perf_counter() - t0, "evals": []}
-    metrics = out / "metrics.jsonl"
+def read_evals(run: Path) -> list[dict]:
+    """Every evaluation in a run folder's ``metrics.jsonl`` (none if it has no such file)."""
+    metrics, evals = run / "metrics.jsonl", []
     if metrics.is_file():
         for line in metrics.read_text().splitlines():
             rec = json.loads(line)
             for kind in ("eval", "final"):
                 if f"{kind}/all_correct" in rec:
-                    result["evals"].append({"step": rec["step"], "stage": rec["stage"], "kind": kind,
-                                            **{k: rec.get(f"{kind}/{k}") for k in KEYS}})
+                    evals.append({"step": rec["step"], "kimg": rec.get("kimg"), "stage": rec["stage"], "kind": kind,
+                                  **{k: rec.get(f"{kind}/{k}") for k in KEYS}})
+    return evals
+
+
+def run_arm(name: str, flags: list[str], seed: int, args: argparse.Namespace) -> dict:
+    cmd = train_command(name, flags, seed, args)
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    t0 = time.perf_counter()
+    with open(args.out / f"{name}-s{seed}.log", "w") as log:
+        rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+    result = {"arm": name, "seed": seed, "returncode": rc, "seconds": time.perf_counter() - t0,
+              "evals": read_evals(args.out / f"{name}-s{seed}")}
     print(f"{name} seed {seed}: rc {rc}, {result['seconds']:.0f} s", flush=True)
     return result
+
+
+def collect_arm(name: str, seed: int, args: argparse.Namespace) -> dict:
+    """The result of a run folder that is already there (``--collect``)."""
+    evals = read_evals(args.out / f"{name}-s{seed}")
+    if not evals:
+        fail(f"{args.out / f'{name}-s{seed}'} has no evaluations in metrics.jsonl (not run yet?)")
+    return {"arm": name, "seed": seed, "returncode": 0, "seconds": None, "evals": evals}
 
 
 def _fmt(values: list[float]) -> str:
@@ -135,16 +152,28 @@ def plot(results: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for arm in dict.fromkeys(r["arm"] for r in results):
-        curves = [[(e["step"], e["all_correct/single_seen"]) for e in r["evals"]] for r in results if r["arm"] == arm]
-        steps = sorted({s for c in curves for s, _ in c})
-        mean = [np.mean([v for c in curves for s2, v in c if s2 == s]) for s in steps]
-        ax.plot(steps, mean, marker="o", label=arm)
-    ax.set_xlabel("step")
-    ax.set_ylabel("all-correct, single-object seen prompts")
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    panels = [("all_correct/single_seen", "all-correct, single-object seen prompts"), ("position", "position hit")]
+    for ax, (key, label) in zip(axes, panels):
+        for arm in dict.fromkeys(r["arm"] for r in results):
+            # runs of an arm share their evaluation steps, but a run stopped by time may have
+            # fewer: each point averages the seeds that reached it (kimg: their mean)
+            points: dict[int, list[tuple[float, float]]] = {}
+            for r in results:
+                if r["arm"] == arm:
+                    for e in r["evals"]:
+                        if e.get(key) is not None:
+                            points.setdefault(e["step"], []).append((e.get("kimg") or e["step"], e[key]))
+            steps = sorted(points)
+            x = np.array([np.mean([k for k, _ in points[s]]) for s in steps])
+            mean = np.array([np.mean([v for _, v in points[s]]) for s in steps])
+            std = np.array([np.std([v for _, v in points[s]]) for s in steps])
+            (line,) = ax.plot(x, mean, marker="o", markersize=3, label=arm)
+            ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.15)
+        ax.set_xlabel("thousands of training images (kimg)")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
@@ -160,6 +189,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--eval-every", type=int, default=100, help="train.py --eval-every of every run")
     p.add_argument("--eval-samples", type=int, default=128, help="train.py --eval-samples of every run")
     p.add_argument("--out", type=Path, default=Path("runs/ablation"), help="folder of the runs and the tables")
+    p.add_argument("--collect", action="store_true",
+                   help="do not train: tabulate and plot the run folders already under --out")
     p.add_argument("extra", nargs=argparse.REMAINDER, help="after --: flags passed to every run")
     args = p.parse_args(argv)
     args.extra = [a for a in args.extra if a != "--"]
@@ -175,13 +206,16 @@ def main(argv: list[str] | None = None) -> None:
         p.error(f"--seeds must be comma-separated integers, got {args.seeds!r}")
     if args.steps <= 0 or args.jobs <= 0:
         p.error("--steps and --jobs must be positive")
-    check_runs(arms, seeds, args)
-    with user_errors(f"cannot write to {args.out}"):
-        args.out.mkdir(parents=True, exist_ok=True)
     jobs = [(name, flags, seed) for seed in seeds for name, flags in arms.items()]
     t0 = time.perf_counter()
-    with ThreadPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(lambda j: run_arm(*j, args), jobs))
+    if args.collect:
+        results = [collect_arm(name, seed, args) for name, _, seed in jobs]
+    else:
+        check_runs(arms, seeds, args)
+        with user_errors(f"cannot write to {args.out}"):
+            args.out.mkdir(parents=True, exist_ok=True)
+        with ThreadPoolExecutor(args.jobs) as pool:
+            results = list(pool.map(lambda j: run_arm(*j, args), jobs))
     (args.out / "results.json").write_text(json.dumps(results, indent=2))
     table = tabulate(results)
     (args.out / "results.md").write_text(

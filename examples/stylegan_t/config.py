@@ -60,7 +60,7 @@ class Config:
                          "'clip' (the image tower of the frozen CLIP)")
     dino_weights: str | None = _f(None, "discriminator feature-network weights: 'hub' for timm's "
                                   "pretrained weights, a local file, or none for random weights")
-    clip_pretrain_steps: int = _f(400, "clip_weights 'shapes': steps of in-domain contrastive "
+    clip_pretrain_steps: int = _f(1600, "clip_weights 'shapes': steps of in-domain contrastive "
                                   "pretraining of the tiny CLIP (cached after the first run)")
     backbone_seed: int = _f(0, "seed of randomly initialised frozen networks (keeps them reproducible)")
 
