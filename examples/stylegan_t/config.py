@@ -43,7 +43,7 @@ class Config:
     residual: bool = _f(True, "residual second layer in each pair (off: plain conv, for ablations)")
     modulation: Literal["polynomial", "affine"] = _f(
         "polynomial", "style modulation: StyleGAN-T's second-order one or StyleGAN2's affine")
-    g_cross_attention: str = _f("", "block resolutions whose features attend to the caption's word "
+    g_cross_attention: str = _f("8,16", "block resolutions whose features attend to the caption's word "
                                 "tokens, e.g. '8,16' (beyond StyleGAN-T, after GigaGAN; empty: the "
                                 "pooled text vector only)")
     g_self_attention: str = _f("", "block resolutions with self-attention over their pixels, e.g. '8' "
@@ -89,8 +89,8 @@ class Config:
     augment_cutout: float = _f(0.0, "DiffAugment cutout ratio (0: off)")
     d_mismatch_weight: float = _f(0.0, "matching-aware D term (beyond StyleGAN-T): real images "
                                   "with a wrong caption count as fake, with this weight (0: off)")
-    blur_sigma: float = _f(2.0, "initial sigma of the discriminator-input blur, in pixels")
-    blur_fade_kimg: float = _f(10.0, "thousands of images over which the blur fades to 0")
+    blur_sigma: float = _f(8.0, "initial sigma of the discriminator-input blur, in pixels")
+    blur_fade_kimg: float = _f(30.0, "thousands of images over which the blur fades to 0")
 
     # --- optimisation ---
     batch: int = _f(64, "global batch size (images per step over all devices)")
@@ -186,7 +186,7 @@ ADDED_FIELDS: dict[str, Any] = {"d_positions": False, "g_recon_weight": 0.0, "g_
 # --8<-- [start:presets]
 # Presets: overrides of the defaults above. `shapes` is the CPU default on ShapesT2I; `small`,
 # `lite` and `full` are the paper's generator sizes with the real pretrained networks.
-_REAL = dict(d_mismatch_weight=0.0, clip_pretrain_steps=0, blur_sigma=32.0, blur_fade_kimg=1000.0,
+_REAL = dict(d_mismatch_weight=0.0, clip_pretrain_steps=0, blur_sigma=32.0, blur_fade_kimg=1000.0, g_cross_attention="",
              augment_brightness=0.5, augment_saturation=1.0, augment_contrast=0.5,
              augment_translation=0.125, augment_cutout=0.2,clip_model="ViT-L-14", clip_weights="openai", dino_model="vit_small_patch16_224.dino",
              dino_weights="hub", resolution=64, d_cmap_dim=64, lr_text=3e-6,
