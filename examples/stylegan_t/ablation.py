@@ -33,6 +33,10 @@ _AUG_OFF = ["--augment-brightness", "0", "--augment-saturation", "0", "--augment
             "--augment-translation", "0", "--augment-cutout", "0"]
 _RANDOM_D = ["--dino-model", "tiny", "--dino-weights", "none"]
 _BLUR8 = ["--blur-sigma", "8", "--blur-fade-kimg", "30"]  # sigma 8 px fading over most of a 26 kimg run
+_BLUR2 = ["--blur-sigma", "2", "--blur-fade-kimg", "10"]  # the earlier default: sigma 2 px over 10 kimg
+_NO_CROSS = ["--g-cross-attention", ""]
+_CLIP400 = ["--clip-pretrain-steps", "400"]  # the earlier default's tiny CLIP (trained on first use)
+_EARLIER = [*_BLUR2, *_NO_CROSS, *_CLIP400]  # the recipe the recipe and levers suites were measured on
 
 # The recipe of the shapes preset against StyleGAN-T's own choices, one change at a time.
 SUITES: dict[str, dict[str, list[str]]] = {
@@ -45,29 +49,39 @@ SUITES: dict[str, dict[str, list[str]]] = {
         "no-clip-guidance": ["--clip-weight", "0"],
         "no-stage-2": ["--stage2-fraction", "0"],
     },
-    # Recipe search around the shapes preset (every arm states its augmentation explicitly).
+    # Recipe search around the earlier shapes preset (every arm states its augmentation explicitly).
     "recipe": {
-        "faithful": [*_RANDOM_D, *_AUG_ON, "--d-mismatch-weight", "0"],
-        "clip-features": [*_AUG_ON, "--d-mismatch-weight", "0"],
-        "clip-features-noaug": [*_AUG_OFF, "--d-mismatch-weight", "0"],
-        "clip-features-mismatch": [*_AUG_ON, "--d-mismatch-weight", "1"],
-        "mismatch-noaug": [*_AUG_OFF, "--d-mismatch-weight", "1"],
-        "mismatch-noaug-clip1": [*_AUG_OFF, "--d-mismatch-weight", "1", "--clip-weight", "1"],
-        "mismatch-noaug-clip3": [*_AUG_OFF, "--d-mismatch-weight", "1", "--clip-weight", "3"],
-        "mismatch-noaug-lr1e-3": [*_AUG_OFF, "--d-mismatch-weight", "1", "--lr-g", "0.001", "--lr-d", "0.001"],
+        "faithful": [*_EARLIER, *_RANDOM_D, *_AUG_ON, "--d-mismatch-weight", "0"],
+        "clip-features": [*_EARLIER, *_AUG_ON, "--d-mismatch-weight", "0"],
+        "clip-features-noaug": [*_EARLIER, *_AUG_OFF, "--d-mismatch-weight", "0"],
+        "clip-features-mismatch": [*_EARLIER, *_AUG_ON, "--d-mismatch-weight", "1"],
+        "mismatch-noaug": [*_EARLIER, *_AUG_OFF, "--d-mismatch-weight", "1"],
+        "mismatch-noaug-clip1": [*_EARLIER, *_AUG_OFF, "--d-mismatch-weight", "1", "--clip-weight", "1"],
+        "mismatch-noaug-clip3": [*_EARLIER, *_AUG_OFF, "--d-mismatch-weight", "1", "--clip-weight", "3"],
+        "mismatch-noaug-lr1e-3": [*_EARLIER, *_AUG_OFF, "--d-mismatch-weight", "1", "--lr-g", "0.001", "--lr-d", "0.001"],
     },
-    # Options beyond StyleGAN-T on top of the shapes preset (compare with the paper suite's "full").
+    # Options beyond StyleGAN-T on top of the earlier recipe (compare with the earlier paper suite's "full").
     "levers": {
-        "d-positions": ["--d-positions"],
-        "d-positions-mismatch": ["--d-positions", "--d-mismatch-weight", "1"],
+        "d-positions": [*_EARLIER, "--d-positions"],
+        "d-positions-mismatch": [*_EARLIER, "--d-positions", "--d-mismatch-weight", "1"],
     },
-    # Token-level text conditioning in G, on the preset and with a long discriminator-input blur.
+    # Token-level text conditioning in G, with the earlier default's blur and CLIP (as measured
+    # before they changed) and with a long discriminator-input blur.
     "attention": {
-        "global": [],
-        "cross-8-16": ["--g-cross-attention", "8,16"],
-        "blur8-global": _BLUR8,
-        "blur8-cross-8-16": [*_BLUR8, "--g-cross-attention", "8,16"],
-        "blur8-cross-8-16-self-8": [*_BLUR8, "--g-cross-attention", "8,16", "--g-self-attention", "8"],
+        "global": _EARLIER,
+        "cross-8-16": [*_BLUR2, *_CLIP400],
+        "blur8-global": [*_BLUR8, *_NO_CROSS, *_CLIP400],
+        "blur8-cross-8-16": [*_BLUR8, *_CLIP400],
+        "blur8-cross-8-16-self-8": [*_BLUR8, *_CLIP400, "--g-self-attention", "8"],
+    },
+    # The default recipe against the earlier one, and each of its changes taken back alone.
+    "default": {
+        "earlier-default": _EARLIER,
+        "default": [],
+        "clip-400-steps": _CLIP400,
+        "no-cross-attention": _NO_CROSS,
+        "short-blur": _BLUR2,
+        "pixel-critic": ["--d-pixel-weight", "1"],
     },
 }
 
