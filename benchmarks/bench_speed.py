@@ -225,7 +225,7 @@ def training_step(s: Setup, reals: torch.Tensor, captions: list[str], autocast: 
     sigma = 2.0
     with torch.no_grad():
         c = s.clip.encode_text(captions)
-        c_g = s.G.encode_text(captions)
+        c_g = s.G.encode(captions)  # pooled embedding, word tokens and mask
     # Discriminator step.
     s.opt_d.zero_grad(set_to_none=True)
     s.D.heads.requires_grad_(True)
@@ -269,10 +269,10 @@ def measure(name: str, args: argparse.Namespace, device: torch.device, dtype: to
         if mode in ("infer1", "infer"):
             s.G.eval()
             with torch.no_grad():
-                c = s.G.encode_text(captions)
+                c = s.G.encode(captions)
             z = torch.randn(batch, s.cfg.z_dim, device=device)
 
-            def run(z: torch.Tensor = z, c: torch.Tensor = c) -> None:
+            def run(z: torch.Tensor = z, c: ganblocks.TextEncoding = c) -> None:
                 with torch.inference_mode(), autocast():
                     s.G(z, c, noise_mode="const", update_avg=False)
 

@@ -78,7 +78,11 @@ def test_same_prompt_and_seed_give_the_same_bytes(served) -> None:
     new, again = generate(client, prompt="a new prompt", count=1), generate(client, prompt="a new prompt", count=1)
     assert new["text_ms"] > 0 and again["text_ms"] == 0  # a prompt is encoded once
     assert generate(client, seeds=[11, 12])["images"] == a["images"]
-    assert generate(client, seeds=[12])["images"][0] == a["images"][1]
+    # alone in a batch of one, seed 12 is the same image up to the float rounding of a
+    # differently batched pass (the cross-attention's matrix products round by batch shape)
+    alone, paired = decode(generate(client, seeds=[12])["images"][0]), decode(a["images"][1])
+    diff = np.abs(alone.astype(int) - paired.astype(int))
+    assert diff.max() <= 1 and (diff > 0).mean() < 1e-2
     assert generate(client, seeds=[13])["images"][0] != a["images"][1]
 
 

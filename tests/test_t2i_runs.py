@@ -48,7 +48,7 @@ def test_run_folders_from_before_later_config_fields_still_load(tmp_path: Path) 
     from config import ADDED_FIELDS
     from generate import load_generator
 
-    cfg = run_config()
+    cfg = run_config(**ADDED_FIELDS)  # what a run folder from before the fields existed was trained with
     old = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ADDED_FIELDS}
     run = fake_run(tmp_path / "old", cfg, config_dict=old)
     _same(TextToImageGenerator.from_run(run), load_generator(run)[0])

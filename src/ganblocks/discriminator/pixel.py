@@ -30,8 +30,9 @@ class PixelDiscriminator(nn.Module):
     A first 4×4 conv of stride 2 $W_{\\text{rgb}}$ halves the side; then
     $\\phi$ = [3×3 conv → LeakyReLU(0.2) → 2×2 average pooling] halves it until the map is
     ``out_resolution`` wide (the width doubling with each halving, up to ``channels``, at least
-    16); one more 3×3 conv and LeakyReLU $\\psi$, and a learned position embedding $p$ (so each
-    output location knows where it is):
+    16); one more 3×3 conv and LeakyReLU $\\psi$, and a learned position embedding $p$, added after
+    the last nonlinearity: a learned per-location offset of the logit and, through the projection,
+    of the caption's term (where the caption wants an object can differ by location):
     $$ h = \\psi\\big(\\phi^{L-1}(\\operatorname{lrelu}(W_{\\text{rgb}} * x))\\big) + p, \\qquad
        \\text{logit}_i = w^\\top h_i + \\frac{1}{\\sqrt m}\\,(P h_i)^\\top (A c + a) $$
     for each location $i$ of the final map, with $m$ = ``cmap_dim``. Unconditional (``c_dim == 0``):
