@@ -131,11 +131,12 @@ def run_arm(name: str, flags: list[str], seed: int, args: argparse.Namespace) ->
     return result
 
 
-def collect_arm(name: str, seed: int, args: argparse.Namespace) -> dict:
-    """The result of a run folder that is already there (``--collect``)."""
+def collect_arm(name: str, seed: int, args: argparse.Namespace) -> dict | None:
+    """The result of a run folder that is already there (``--collect``); None if there is none."""
     evals = read_evals(args.out / f"{name}-s{seed}")
     if not evals:
-        fail(f"{args.out / f'{name}-s{seed}'} has no evaluations in metrics.jsonl (not run yet?)")
+        print(f"{name} seed {seed}: no evaluations in {args.out / f'{name}-s{seed}'}, left out", flush=True)
+        return None
     return {"arm": name, "seed": seed, "returncode": 0, "seconds": None, "evals": evals}
 
 
@@ -223,7 +224,9 @@ def main(argv: list[str] | None = None) -> None:
     jobs = [(name, flags, seed) for seed in seeds for name, flags in arms.items()]
     t0 = time.perf_counter()
     if args.collect:
-        results = [collect_arm(name, seed, args) for name, _, seed in jobs]
+        results = [r for r in (collect_arm(name, seed, args) for name, _, seed in jobs) if r is not None]
+        if not results:
+            fail(f"no run folder under {args.out} has evaluations for these arms and seeds")
     else:
         check_runs(arms, seeds, args)
         with user_errors(f"cannot write to {args.out}"):
