@@ -177,16 +177,21 @@ def shipped_clip(params: dict[str, Any]) -> Path | None:
 def save_half(source: Path, target: Path) -> None:
     """Copy a tiny-CLIP file with its tensors in float16 (half the size; the loader casts back)."""
     from safetensors import safe_open
-    from safetensors.torch import save_file
 
     with safe_open(str(source), "pt") as f:
         metadata = f.metadata()
-        state = {k: f.get_tensor(k).half() if f.get_tensor(k).is_floating_point() else f.get_tensor(k)
-                 for k in f.keys()}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(f".tmp{os.getpid()}")
+        state = {k: f.get_tensor(k) for k in f.keys()}
+    _write_atomically({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, target, metadata)
+
+
+def _write_atomically(state: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
+    """Write a safetensors file through a temporary name, so a reader never sees half a file."""
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
     save_file(state, str(tmp), metadata=metadata)
-    os.replace(tmp, target)
+    os.replace(tmp, path)
 
 
 def _cache_problem(path: Path) -> str | None:
@@ -205,8 +210,6 @@ def _cache_problem(path: Path) -> str | None:
 def ensure_shapes_clip(params: dict[str, Any] | None = None, *, log: bool = True, force: bool = False) -> Path:
     """The in-domain tiny CLIP for these training parameters: the shipped one when they are its
     parameters, else the cached one, trained when missing (always trained with ``force``)."""
-    from safetensors.torch import save_file
-
     p = {**DEFAULTS, **(params or {})}
     shipped = None if force else shipped_clip(p)
     if shipped is not None:
@@ -220,10 +223,7 @@ def ensure_shapes_clip(params: dict[str, Any] | None = None, *, log: bool = True
     if log:
         print(f"pretraining the tiny CLIP on ShapesT2I ({p['steps']} steps of {p['batch']}; cached at {path})", flush=True)
     state, report = train_shapes_clip(p, log=log)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    save_file(state, str(tmp), metadata={"params": json.dumps(p), "report": json.dumps(report)})
-    os.replace(tmp, path)
+    _write_atomically(state, path, {"params": json.dumps(p), "report": json.dumps(report)})
     if log:
         print("tiny CLIP zero-shot: " + ", ".join(f"{k} {v:.2f}" for k, v in report.items()), flush=True)
     return path
