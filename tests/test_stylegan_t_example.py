@@ -67,6 +67,17 @@ def test_generate_writes_named_pngs_and_grid(tmp_path: Path) -> None:
     assert x.shape == (2, 3, 32, 32) and torch.equal(x[0], x[1])
 
 
+def test_diagnose_reference_renders_are_the_captions() -> None:
+    import diagnose
+    from ganblocks.data import score_each
+
+    captions = ["a red circle at the top left", "a blue square in the center", "a cyan triangle at the bottom"]
+    images = diagnose.render_prompts(captions, resolution=32, seed=0)
+    assert images.shape == (3, 32, 32, 3) and images.dtype == np.uint8
+    assert all(s.all_correct for s in score_each(images, captions))
+    assert np.array_equal(images, diagnose.render_prompts(captions, resolution=32, seed=0))
+
+
 @pytest.mark.slow
 def test_diagnose_checks_report_placement_and_critics(tmp_path: Path, capsys) -> None:
     import diagnose
@@ -76,6 +87,12 @@ def test_diagnose_checks_report_placement_and_critics(tmp_path: Path, capsys) ->
     where = json.loads((tmp_path / "where.json").read_text())
     assert where["prompts"] == 9 and 0 <= where["position"] <= 1 and set(where["cells"]) == set(diagnose.CELL_NAMES)
     assert sum(sum(v.values()) for v in where["cells"].values()) == where["drawn"]
+    assert set(where["outline"]) == {"circle", "square", "triangle"}
+    for shape, m in where["outline"].items():  # real renders of the prompts: the scorer's own thresholds hold
+        if m["real_fill"] is not None:
+            assert {"circle": m["real_skew"] < 0.05 and 0.6 < m["real_fill"] < 0.9,
+                    "square": m["real_skew"] < 0.05 and m["real_fill"] > 0.9,
+                    "triangle": m["real_skew"] > 0.05}[shape]
     diagnose.main(["critics", str(tmp_path / "run"), "--images", "16", "--out", str(tmp_path / "critics.json")])
     critics = json.loads((tmp_path / "critics.json").read_text())
     assert {"colour", "shape", "cell"} <= set(critics)
@@ -85,7 +102,8 @@ def test_diagnose_checks_report_placement_and_critics(tmp_path: Path, capsys) ->
                    "--prompts", "9", "--out", str(tmp_path / "sup.json")])
     sup = json.loads((tmp_path / "sup.json").read_text())
     assert sup["steps"] == 3 and sup["prompts"] == 9 and np.isfinite(sup["loss_last"])
-    assert "cells drawn" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "cells drawn" in printed and "outline of the drawn object" in printed
 
 
 @pytest.mark.parametrize("script,args,needle", [

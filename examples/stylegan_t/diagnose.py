@@ -5,7 +5,10 @@
     python examples/stylegan_t/diagnose.py supervised --steps 1500   # can G place objects at all?
 
 ``where``: for fresh single-object prompts of seen compositions, the captioned cell against the
-cell the scorer finds (rows, columns, confusion) and the captioned shape against the found one.
+cell the scorer finds (rows, columns, confusion) and the captioned shape against the found one,
+with the two outline measures the scorer reads shape from (fill of the bounding box, vertical
+skew) per captioned shape, next to their values on real renders of the same prompts: a generator
+that draws one blob for every shape shows the same fill and skew in all three rows.
 
 ``critics``: on real ShapesT2I images, how often the run's discriminator (mean logit) and the
 frozen guidance CLIP (cosine) prefer the true caption to an edited one (one attribute changed,
@@ -57,6 +60,7 @@ def placement(G: torch.nn.Module, *, prompts: int, seed: int = 5) -> dict[str, A
                                         for c in CELL_NAMES}
     shapes = {s: dict(collections.Counter(o.found_shape for o in drawn if o.shape == s))
               for s in SHAPES}
+    real = [s.objects[0] for s in score_each(render_prompts(captions, resolution=images.shape[-1], seed=seed), captions)]
     return {
         "prompts": len(objects), "drawn": len(drawn),
         "position": sum(o.position_hit for o in objects) / len(objects),
@@ -67,7 +71,24 @@ def placement(G: torch.nn.Module, *, prompts: int, seed: int = 5) -> dict[str, A
         "column": sum(rc[o.cell][1] == rc[o.found_cell][1] for o in drawn) / n,
         "cells_used": sorted({o.found_cell for o in drawn}, key=CELL_NAMES.index),
         "cells": cells, "shapes": shapes,
+        "outline": {s: {"fill": _mean([o.fill for o in drawn if o.shape == s]),
+                        "skew": _mean([o.skew for o in drawn if o.shape == s]),
+                        "real_fill": _mean([o.fill for o in real if o.shape == s]),
+                        "real_skew": _mean([o.skew for o in real if o.shape == s])} for s in SHAPES},
     }
+
+
+def _mean(values: list[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return float(np.mean(kept)) if kept else None
+
+
+def render_prompts(captions: list[str], *, resolution: int, seed: int) -> np.ndarray:
+    """Real ShapesT2I renders (uint8, b h w 3) of ``captions``, sizes and jitter drawn from ``seed``."""
+    from ganblocks.data import render_caption
+
+    rng = np.random.default_rng(seed)
+    return np.stack([render_caption(c, resolution, rng) for c in captions])
 
 
 def print_placement(r: dict[str, Any]) -> None:
@@ -79,6 +100,11 @@ def print_placement(r: dict[str, Any]) -> None:
         print(f"  told {c:>12} -> " + ", ".join(f"{k} {v}" for k, v in sorted(found.items(), key=lambda kv: -kv[1])))
     for s, found in r["shapes"].items():
         print(f"  told {s:>12} -> " + ", ".join(f"{k} {v}" for k, v in sorted(found.items(), key=lambda kv: -kv[1])))
+    print("outline of the drawn object (real renders of the same prompts); the scorer: triangle if skew > 0.05, "
+          "else square if fill > 0.9, else circle")
+    fmt = lambda v: "  –  " if v is None else f"{v:5.2f}"  # noqa: E731
+    for s, m in r["outline"].items():
+        print(f"  told {s:>12}: fill {fmt(m['fill'])} ({fmt(m['real_fill'])})  skew {fmt(m['skew'])} ({fmt(m['real_skew'])})")
 
 
 def critics(run: Path, *, images: int, seed: int = 3) -> dict[str, Any]:
