@@ -71,16 +71,16 @@ def placement(G: torch.nn.Module, *, prompts: int, seed: int = 5) -> dict[str, A
         "column": sum(rc[o.cell][1] == rc[o.found_cell][1] for o in drawn) / n,
         "cells_used": sorted({o.found_cell for o in drawn}, key=CELL_NAMES.index),
         "cells": cells, "shapes": shapes,
-        "outline": {s: {"fill": _mean([o.fill for o in drawn if o.shape == s]),
-                        "skew": _mean([o.skew for o in drawn if o.shape == s]),
-                        "real_fill": _mean([o.fill for o in real if o.shape == s]),
-                        "real_skew": _mean([o.skew for o in real if o.shape == s])} for s in SHAPES},
+        "outline": {s: {**_outline(drawn, s), **{f"real_{k}": v for k, v in _outline(real, s).items()}}
+                    for s in SHAPES},
     }
 
 
-def _mean(values: list[float | None]) -> float | None:
-    kept = [v for v in values if v is not None]
-    return float(np.mean(kept)) if kept else None
+def _outline(objects: list[Any], shape: str) -> dict[str, float | None]:
+    """Mean fill and skew of the components found for the objects captioned ``shape`` (None: none found)."""
+    found = [(o.fill, o.skew) for o in objects if o.shape == shape and o.fill is not None]
+    fill, skew = np.mean(found, axis=0).tolist() if found else (None, None)
+    return {"fill": fill, "skew": skew}
 
 
 def render_prompts(captions: list[str], *, resolution: int, seed: int) -> np.ndarray:
@@ -102,7 +102,9 @@ def print_placement(r: dict[str, Any]) -> None:
         print(f"  told {s:>12} -> " + ", ".join(f"{k} {v}" for k, v in sorted(found.items(), key=lambda kv: -kv[1])))
     print("outline of the drawn object (real renders of the same prompts); the scorer: triangle if skew > 0.05, "
           "else square if fill > 0.9, else circle")
-    fmt = lambda v: "  –  " if v is None else f"{v:5.2f}"  # noqa: E731
+    def fmt(v: float | None) -> str:
+        return "  –  " if v is None else f"{v:5.2f}"
+
     for s, m in r["outline"].items():
         print(f"  told {s:>12}: fill {fmt(m['fill'])} ({fmt(m['real_fill'])})  skew {fmt(m['skew'])} ({fmt(m['real_skew'])})")
 
