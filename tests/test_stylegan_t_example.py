@@ -106,6 +106,19 @@ def test_diagnose_checks_report_placement_and_critics(tmp_path: Path, capsys) ->
     assert "cells drawn" in printed and "outline of the drawn object" in printed
 
 
+def test_diagnose_supervised_takes_the_trainers_config_flags(tmp_path: Path) -> None:
+    import diagnose
+
+    sizes = []
+    for flags in ([], ["--channel-base", "2048"]):
+        out = tmp_path / f"sup{len(flags)}.json"
+        diagnose.main(["supervised", "--steps", "1", "--batch", "4", "--prompts", "3", "--out", str(out), *flags])
+        sup = json.loads(out.read_text())
+        assert sup["batch"] == 4 and sup["prompts"] == 3
+        sizes.append(sup["parameters"])
+    assert sizes[1] > sizes[0]  # 64 instead of 32 channels in the 32 px block
+
+
 @pytest.mark.parametrize("script,args,needle", [
     ("train.py", ["--batch", "-1"], "batch"),
     ("train.py", ["--preset", "huge"], "preset"),

@@ -3,6 +3,7 @@
     python examples/stylegan_t/diagnose.py where RUN        # where G draws what it is told
     python examples/stylegan_t/diagnose.py critics RUN      # do D and the guide see the edits?
     python examples/stylegan_t/diagnose.py supervised --steps 1500   # can G place objects at all?
+    python examples/stylegan_t/diagnose.py supervised --steps 400 --lr 0.01 --channel-base 2048
 
 ``where``: for fresh single-object prompts of seen compositions, the captioned cell against the
 cell the scorer finds (rows, columns, confusion) and the captioned shape against the found one,
@@ -17,7 +18,11 @@ information; a generator that still ignores it is failing to follow the gradient
 
 ``supervised``: G trained from scratch by L2 regression onto the rendered image of its caption
 (no GAN), then scored like ``where``. Position is nearly deterministic given the caption, so a
-G that learns it here has the capacity and the conditioning path to place objects.
+G that learns it here has the capacity and the conditioning path to place objects; shape is too
+(the pixel-wise mean of many renders of one caption still scores as its shape), so the shape
+score says how fast this generator can learn to draw outlines at all. The generator's
+architecture comes from the shapes preset, ``--config-from RUN``, and ``train.py``'s config flags
+(e.g. ``--channel-base``, ``--num-res-blocks``, ``--g-cross-attention``), in that order.
 
 Each prints a table and, with ``--out``, writes the numbers as JSON.
 """
@@ -35,7 +40,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from config import Config, preset  # noqa: E402
+from config import Config, add_config_arguments, config_overrides, preset  # noqa: E402
 
 from ganblocks.cli import ArgumentParser, user_errors  # noqa: E402
 from ganblocks.data import CELLS, SHAPES  # noqa: E402
@@ -177,7 +182,9 @@ def supervised(cfg: Config, *, steps: int, batch: int, prompts: int, lr: float) 
         opt.step()
         first = loss.item() if first is None else first
     G.eval()
+    params = sum(p.numel() for net in (G.mapping, G.synthesis) for p in net.parameters())
     return {"steps": steps, "batch": batch, "kimg": steps * batch / 1000, "seconds": time.perf_counter() - start,
+            "parameters": params,
             "loss_first": first, "loss_last": loss.item(),
             **placement(G, prompts=prompts)}
 
@@ -194,13 +201,13 @@ def main(argv: list[str] | None = None) -> None:
     s = sub.add_parser("supervised", help="can G learn to place objects when trained by regression?")
     s.add_argument("--config-from", type=Path, default=None, help="use this run's config (default: the shapes preset)")
     s.add_argument("--steps", type=int, default=1500, help="regression steps (default 1500)")
-    s.add_argument("--batch", type=int, default=64, help="images per step (default 64)")
     s.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default 2e-3)")
     s.add_argument("--prompts", type=int, default=200, help="single-object prompts scored (default 200)")
+    add_config_arguments(s)
     for q in (w, c, s):
         q.add_argument("--out", type=Path, default=None, help="also write the numbers to this JSON file")
     args = p.parse_args(argv)
-    for name in ("prompts", "images", "steps", "batch"):
+    for name in ("prompts", "images", "steps"):
         if getattr(args, name, 1) < 1:
             p.error(f"--{name} must be positive")
     with user_errors():  # a missing or unusable run, weights or config: one line, no traceback
@@ -221,9 +228,10 @@ def main(argv: list[str] | None = None) -> None:
                 from ganblocks.training import read_checkpoint_meta
 
                 cfg = Config.from_dict(read_checkpoint_meta(args.config_from)["config"])
-            cfg = dataclasses.replace(cfg, batch=args.batch, batch_per_device=None)
-            result = supervised(cfg, steps=args.steps, batch=args.batch, prompts=args.prompts, lr=args.lr)
-            print(f"{result['steps']} steps ({result['kimg']:.1f} kimg) in {result['seconds']:.0f} s, "
+            cfg = dataclasses.replace(cfg, **config_overrides(args), batch_per_device=None)
+            result = supervised(cfg, steps=args.steps, batch=cfg.batch, prompts=args.prompts, lr=args.lr)
+            print(f"generator {result['parameters'] / 1e6:.2f}M parameters (mapping and synthesis); "
+                  f"{result['steps']} steps ({result['kimg']:.1f} kimg) in {result['seconds']:.0f} s, "
                   f"L2 {result['loss_first']:.4f} -> {result['loss_last']:.4f}")
             print_placement(result)
         if args.out:
