@@ -151,3 +151,25 @@ def test_palette_colours_map_to_themselves_at_every_coverage():
         image = np.broadcast_to(ramp[None].astype(np.uint8), (32, 32, 3))
         score = score_image(image, f"a {colour} square in the center")
         assert score.objects[0].colour_hit and not score.extra, colour
+
+
+@given(seed=seeds, colour=shapes_colours, shape=shapes_shapes, cell=shapes_cells)
+def test_soft_edges_keep_the_shape(seed, colour, shape, cell):
+    # fill and skew are read from pixels above a quarter of full coverage, so a generator's soft
+    # edges (a Gaussian blur of 1 px) do not change the shape found; only the outline does
+    import ganblocks
+
+    obj = _object(seed, colour, shape, cell, 32)
+    image = torch.from_numpy(render_objects([obj], 32)).permute(2, 0, 1).float()[None]
+    blurred = ganblocks.gaussian_blur(image, 1.0).clamp(0, 255).round().to(torch.uint8)[0].permute(1, 2, 0)
+    assert score_image(blurred.numpy(), caption_for([obj])).objects[0].shape_hit
+
+
+@pytest.mark.parametrize("shape", ["circle", "square", "triangle"])
+def test_the_mean_of_many_renders_keeps_the_shape(shape):
+    # the pixel-wise mean of one caption's renders (what a regression onto them converges to)
+    # scores as the captioned shape: sizes and jitter of the data do not wash the outline out
+    rng = np.random.default_rng(0)
+    objs = [_object(int(s), "red", shape, "center", 32) for s in rng.integers(0, 2**31, 200)]
+    mean = np.mean([render_objects([o], 32).astype(np.float64) for o in objs], axis=0)
+    assert score_image(mean.round().astype(np.uint8), caption_for(objs[:1])).objects[0].shape_hit
