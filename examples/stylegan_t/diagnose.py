@@ -4,6 +4,7 @@
     python examples/stylegan_t/diagnose.py critics RUN      # do D and the guide see the edits?
     python examples/stylegan_t/diagnose.py supervised --steps 1500   # can G place objects at all?
     python examples/stylegan_t/diagnose.py supervised --steps 400 --lr 0.01 --channel-base 2048
+    python examples/stylegan_t/diagnose.py blur --sigma 0.5 1 1.5  # what blurry outlines score as
 
 ``where``: for fresh single-object prompts of seen compositions, the captioned cell against the
 cell the scorer finds (rows, columns, confusion) and the captioned shape against the found one,
@@ -23,6 +24,11 @@ G that learns it here has the capacity and the conditioning path to place object
 score says how fast this generator can learn to draw outlines at all. The generator's
 architecture comes from the shapes preset, ``--config-from RUN``, and ``train.py``'s config flags
 (e.g. ``--channel-base``, ``--num-res-blocks``, ``--g-cross-attention``), in that order.
+
+``blur``: real renders of fresh single-object prompts, blurred with each ``--sigma`` (pixels; the
+Gaussian $2^{-(t/\sigma)^2}$ of the discriminator's input blur, ``--blur-sigma``), scored: which shape the scorer finds per captioned shape. It tells how soft a
+generator's edges may be before its outlines read as another shape (blur raises the fill of a
+circle's bounding box towards a square's and flattens a triangle's skew).
 
 Each prints a table and, with ``--out``, writes the numbers as JSON.
 """
@@ -189,6 +195,28 @@ def supervised(cfg: Config, *, steps: int, batch: int, prompts: int, lr: float) 
             **placement(G, prompts=prompts)}
 
 
+def blurred_renders(sigmas: list[float], *, prompts: int, seed: int = 7) -> dict[str, Any]:
+    """Shapes the scorer finds on real renders blurred with each sigma, per captioned shape."""
+    from evaluate import to_uint8
+    from ganblocks import gaussian_blur
+    from ganblocks.data import make_eval_prompts, score_each, uint8_to_float
+
+    captions = [p.caption for p in make_eval_prompts(seed=seed, n_single_seen=prompts, n_single_heldout=0,
+                                                     n_double_seen=0, n_double_heldout=0)]
+    real = torch.from_numpy(render_prompts(captions, resolution=32, seed=seed)).permute(0, 3, 1, 2)
+    images = uint8_to_float(real)
+    result: dict[str, Any] = {}
+    for sigma in sigmas:
+        soft = to_uint8(gaussian_blur(images, sigma) if sigma > 0 else images)
+        objects = [s.objects[0] for s in score_each(soft, captions)]
+        result[f"{sigma:g}"] = {
+            "shape": sum(o.shape_hit for o in objects) / len(objects),
+            "found": {s: dict(collections.Counter(str(o.found_shape) for o in objects if o.shape == s))
+                      for s in SHAPES},
+        }
+    return result
+
+
 def main(argv: list[str] | None = None) -> None:
     p = ArgumentParser(description=__doc__.split("Each prints")[0])
     sub = p.add_subparsers(dest="check", required=True)
@@ -204,12 +232,18 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default 2e-3)")
     s.add_argument("--prompts", type=int, default=200, help="single-object prompts scored (default 200)")
     add_config_arguments(s)
-    for q in (w, c, s):
+    b = sub.add_parser("blur", help="which shapes the scorer finds on blurred real renders")
+    b.add_argument("--sigma", type=float, nargs="+", default=[0.5, 1.0, 1.5, 2.0],
+                   help="Gaussian blur sigmas in pixels (default 0.5 1 1.5 2)")
+    b.add_argument("--prompts", type=int, default=600, help="single-object prompts rendered (default 600)")
+    for q in (w, c, s, b):
         q.add_argument("--out", type=Path, default=None, help="also write the numbers to this JSON file")
     args = p.parse_args(argv)
     for name in ("prompts", "images", "steps"):
         if getattr(args, name, 1) < 1:
             p.error(f"--{name} must be positive")
+    if any(sigma < 0 for sigma in getattr(args, "sigma", [])):
+        p.error(f"--sigma must be zero or positive, got {' '.join(f'{x:g}' for x in args.sigma)}")
     with user_errors():  # a missing or unusable run, weights or config: one line, no traceback
         if args.check == "where":
             from generate import load_generator
@@ -222,6 +256,13 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{'edit':>12} {'images':>6} {'D prefers true':>15} {'CLIP prefers true':>18}")
             for kind, r in result.items():
                 print(f"{kind:>12} {r['images']:>6} {r['d_prefers_true']:>15.3f} {r['clip_prefers_true']:>18.3f}")
+        elif args.check == "blur":
+            result = blurred_renders(args.sigma, prompts=args.prompts)
+            print(f"{'sigma':>6} {'shape':>6}  found shape per captioned shape")
+            for sigma, r in result.items():
+                found = "; ".join(f"{s}: " + ", ".join(f"{k} {v}" for k, v in sorted(f.items(), key=lambda kv: -kv[1]))
+                                  for s, f in r["found"].items())
+                print(f"{sigma:>6} {r['shape']:>6.3f}  {found}")
         else:
             cfg = preset("shapes")
             if args.config_from is not None:
