@@ -10,7 +10,10 @@ fresh process, for ``--warmup + --steps`` steps of stage 1, with random weights 
 networks (``--clip-weights none --dino-weights none``: the time does not depend on them, and
 nothing is downloaded). The trainer logs the images per second of every step; the table shows
 the median over the steps after the warm-up (the first step of ``compile`` includes compiling),
-the seconds from start to the first step, and the first step's seconds. Nothing is evaluated;
+with the milliseconds per step of its phases (the D step: text encoding, G's forward without
+gradients, D forward and backward; the G step: G forward and backward through D and the CLIP
+guidance; the EMA update), the seconds from start to the first step, and the first step's
+seconds. Nothing is evaluated;
 the run folders are deleted afterwards. A mode is ``eager`` or a ``+``-joined set of
 ``compile`` (``--compile``) and ``channels-last`` (``--channels-last``).
 """
@@ -27,6 +30,7 @@ import time
 from pathlib import Path
 
 TRAIN = Path(__file__).resolve().parents[1] / "examples" / "stylegan_t" / "train.py"
+PHASES = ("ms_d_step", "ms_g_step", "ms_ema")  # milliseconds per step the trainer logs for each phase
 
 
 def run_mode(mode: str, args: argparse.Namespace, extra: list[str]) -> dict:
@@ -47,7 +51,13 @@ def run_mode(mode: str, args: argparse.Namespace, extra: list[str]) -> dict:
         header = next((line for line in r.stdout.splitlines() if line.startswith("StyleGAN-T |")), "")
     rates = [x["img_per_s"] for x in logs]
     first = args.batch / rates[0]
-    return {"mode": mode, "img_per_s": statistics.median(rates[args.warmup:]) if len(rates) > args.warmup else float("nan"),
+
+    def median_after_warmup(key: str) -> float:
+        values = [x[key] for x in logs[args.warmup:] if key in x]
+        return statistics.median(values) if values else float("nan")
+
+    return {"mode": mode, "img_per_s": median_after_warmup("img_per_s"),
+            **{key: median_after_warmup(key) for key in PHASES},
             "first_step_s": first, "rates": rates, "wall_s": wall, "header": header}
 
 
@@ -78,10 +88,11 @@ def main() -> None:
         else f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
     print(f"\n{results[0]['header']}\n{args.preset} preset, {args.resolution} px, batch {args.batch}, {device}, "
           f"torch {torch.__version__}; median of {args.steps} steps after {args.warmup} warm-up\n")
-    print("| mode | images/s | first step (s) | whole run (s) |")
-    print("|---|---|---|---|")
+    print("| mode | images/s | D step (ms) | G step (ms) | EMA (ms) | first step (s) | whole run (s) |")
+    print("|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['mode']} | {r['img_per_s']:.2f} | {r['first_step_s']:.1f} | {r['wall_s']:.0f} |")
+        phases = " | ".join(f"{r[key]:.0f}" for key in PHASES)
+        print(f"| {r['mode']} | {r['img_per_s']:.2f} | {phases} | {r['first_step_s']:.1f} | {r['wall_s']:.0f} |")
     if args.json:
         args.json.write_text(json.dumps({"args": {k: v for k, v in vars(args).items() if k != "json"}, "device": device,
                                          "results": results}, indent=2, default=str))

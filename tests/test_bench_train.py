@@ -1,5 +1,6 @@
 """benchmarks/bench_train.py: times the real trainer and prints one table row per mode."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,10 @@ def test_bench_train_prints_images_per_second(tmp_path: Path) -> None:
     for mode in ("eager", "channels-last"):
         row = next(line for line in r.stdout.splitlines() if line.startswith(f"| {mode} |"))
         assert float(row.split("|")[2]) > 0
-    assert (tmp_path / "r.json").is_file()
+    for r in json.loads((tmp_path / "r.json").read_text())["results"]:
+        assert r["img_per_s"] > 0 and r["ms_d_step"] > 0 and r["ms_g_step"] > 0 and r["ms_ema"] >= 0
+        # the phases are parts of one step: together no longer than the step itself
+        assert (r["ms_d_step"] + r["ms_g_step"] + r["ms_ema"]) / 1000 <= 8 / r["img_per_s"] * 1.05
 
 
 def test_bench_train_refuses_unknown_modes() -> None:

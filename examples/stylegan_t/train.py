@@ -294,6 +294,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     bad_steps = total_bad = overflows = 0
     last: dict[str, float] = {}
     t_window, n_window = time.perf_counter(), 0
+    phase_s = dict.fromkeys(("d_step", "g_step", "ema"), 0.0)  # seconds per phase in the log window
     with stop, contextlib.ExitStack() as files:
         if distinfo.main:
             log_file = files.enter_context(open(out / "metrics.jsonl", "a"))
@@ -323,10 +324,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             spectral.step()  # one power iteration of D's spectral norms per step
             rec_w = recon_weight(cfg, prog.images_seen) if prog.stage == "generator" else 0.0
 
+            t0 = time.perf_counter()
             d_stats, batches, ok_d = it.discriminator(d_loss_mod, opt_d, step=step, sigma=sigma, restores=prog.restores)
+            t1 = time.perf_counter()
             g_stats, ok_g = it.generator(g_step, opt_gen, g_trained, batches, step=step, sigma=sigma, restores=prog.restores,
                                          clip_weight=clip_w, text_encoder=prog.stage == "text-encoder",
                                          recon_weight=rec_w)
+            t2 = time.perf_counter()
+            phase_s["d_step"] += t1 - t0
+            phase_s["g_step"] += t2 - t1
 
             prog.images_seen += cfg.batch
             prog.step += 1
@@ -343,7 +349,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     continue
             else:
                 bad_steps = 0
+            t3 = time.perf_counter()
             update_ema(G_ema, G, ema_beta(cfg.batch, ema_kimg=cfg.ema_kimg, images_seen=prog.images_seen, rampup=cfg.ema_rampup))
+            phase_s["ema"] += time.perf_counter() - t3
 
             # Logging, evaluation, samples, checkpoints (rank 0 writes; every rank saves together).
             n_window += cfg.batch
@@ -355,8 +363,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             if prog.step % cfg.log_every == 0 and distinfo.main:
                 now = time.perf_counter()
                 rate = n_window / max(now - t_window, 1e-9)
+                # mean milliseconds per step of each phase: the D step (text encoding, G's forward
+                # without gradients, D forward and backward), the G step (G forward and backward
+                # through D and the CLIP guidance), the EMA update
+                phase_ms = {f"ms_{k}": 1000 * v * cfg.batch / max(n_window, 1) for k, v in phase_s.items()}
                 t_window, n_window = now, 0
-                log({"step": prog.step, "kimg": prog.images_seen / 1000, "stage": prog.stage, "img_per_s": rate, **last})
+                phase_s = dict.fromkeys(phase_s, 0.0)
+                log({"step": prog.step, "kimg": prog.images_seen / 1000, "stage": prog.stage, "img_per_s": rate,
+                     **phase_ms, **last})
                 if progress is not None:
                     progress.set_postfix(stage=prog.stage[:4], img_s=f"{rate:.0f}", d=f"{last['loss_d_real'] + last['loss_d_fake']:.3f}",
                                          g=f"{last['loss_g']:.3f}", clip=f"{last['loss_clip']:.3f}")
