@@ -13,9 +13,8 @@ the median over the steps after the warm-up (the first step of ``compile`` inclu
 with the milliseconds per step of its phases (the D step: text encoding, G's forward without
 gradients, D forward and backward; the G step: G forward and backward through D and the CLIP
 guidance; the EMA update), the seconds from start to the first step, and the first step's
-seconds. Nothing is evaluated;
-the run folders are deleted afterwards. A mode is ``eager`` or a ``+``-joined set of
-``compile`` (``--compile``) and ``channels-last`` (``--channels-last``).
+seconds. Nothing is evaluated; the run folders are deleted afterwards. A mode is ``eager`` or a
+``+``-joined set of ``compile`` (``--compile``) and ``channels-last`` (``--channels-last``).
 """
 
 import argparse

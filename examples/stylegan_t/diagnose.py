@@ -26,9 +26,10 @@ architecture comes from the shapes preset, ``--config-from RUN``, and ``train.py
 (e.g. ``--channel-base``, ``--num-res-blocks``, ``--g-cross-attention``), in that order.
 
 ``blur``: real renders of fresh single-object prompts, blurred with each ``--sigma`` (pixels; the
-Gaussian $2^{-(t/\sigma)^2}$ of the discriminator's input blur, ``--blur-sigma``), scored: which shape the scorer finds per captioned shape. It tells how soft a
-generator's edges may be before its outlines read as another shape (blur raises the fill of a
-circle's bounding box towards a square's and flattens a triangle's skew).
+Gaussian $2^{-(t/\sigma)^2}$ of the discriminator's input blur, ``--blur-sigma``), scored: which
+shape the scorer finds per captioned shape. It tells how soft a generator's edges may be before
+its outlines read as another shape (blur raises the fill of a circle's bounding box towards a
+square's and flattens a triangle's skew).
 
 Each prints a table and, with ``--out``, writes the numbers as JSON.
 """
@@ -69,8 +70,7 @@ def placement(G: torch.nn.Module, *, prompts: int, seed: int = 5) -> dict[str, A
     rc = {c: divmod(i, 3) for i, c in enumerate(CELL_NAMES)}
     cells: dict[str, dict[str, int]] = {c: dict(collections.Counter(o.found_cell for o in drawn if o.cell == c))
                                         for c in CELL_NAMES}
-    shapes = {s: dict(collections.Counter(o.found_shape for o in drawn if o.shape == s))
-              for s in SHAPES}
+    shapes = _found_shapes(drawn)
     real = [s.objects[0] for s in score_each(render_prompts(captions, resolution=images.shape[-1], seed=seed), captions)]
     return {
         "prompts": len(objects), "drawn": len(drawn),
@@ -85,6 +85,16 @@ def placement(G: torch.nn.Module, *, prompts: int, seed: int = 5) -> dict[str, A
         "outline": {s: {**_outline(drawn, s), **{f"real_{k}": v for k, v in _outline(real, s).items()}}
                     for s in SHAPES},
     }
+
+
+def _found_shapes(objects: list[Any]) -> dict[str, dict[str, int]]:
+    """Per captioned shape, how often the scorer found each shape (``None``: no object found)."""
+    return {s: dict(collections.Counter(o.found_shape for o in objects if o.shape == s)) for s in SHAPES}
+
+
+def _most_first(counts: dict[Any, int]) -> str:
+    """``"a 5, b 2"``: the counts, most frequent first."""
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
 def _outline(objects: list[Any], shape: str) -> dict[str, float | None]:
@@ -108,9 +118,9 @@ def print_placement(r: dict[str, Any]) -> None:
           f"all-correct {r['all_correct']:.3f}")
     print(f"cells drawn: {len(r['cells_used'])} of 9: {', '.join(r['cells_used'])}")
     for c, found in r["cells"].items():
-        print(f"  told {c:>12} -> " + ", ".join(f"{k} {v}" for k, v in sorted(found.items(), key=lambda kv: -kv[1])))
+        print(f"  told {c:>12} -> " + _most_first(found))
     for s, found in r["shapes"].items():
-        print(f"  told {s:>12} -> " + ", ".join(f"{k} {v}" for k, v in sorted(found.items(), key=lambda kv: -kv[1])))
+        print(f"  told {s:>12} -> " + _most_first(found))
     print("outline of the drawn object (real renders of the same prompts); the scorer: triangle if skew > 0.05, "
           "else square if fill > 0.9, else circle")
     def fmt(v: float | None) -> str:
@@ -209,10 +219,10 @@ def blurred_renders(sigmas: list[float], *, prompts: int, seed: int = 7) -> dict
     for sigma in sigmas:
         soft = to_uint8(gaussian_blur(images, sigma) if sigma > 0 else images)
         objects = [s.objects[0] for s in score_each(soft, captions)]
+        found = _found_shapes(objects)
         result[f"{sigma:g}"] = {
             "shape": sum(o.shape_hit for o in objects) / len(objects),
-            "found": {s: dict(collections.Counter(str(o.found_shape) for o in objects if o.shape == s))
-                      for s in SHAPES},
+            "found": {s: {str(k): v for k, v in f.items()} for s, f in found.items()},
         }
     return result
 
@@ -260,8 +270,7 @@ def main(argv: list[str] | None = None) -> None:
             result = blurred_renders(args.sigma, prompts=args.prompts)
             print(f"{'sigma':>6} {'shape':>6}  found shape per captioned shape")
             for sigma, r in result.items():
-                found = "; ".join(f"{s}: " + ", ".join(f"{k} {v}" for k, v in sorted(f.items(), key=lambda kv: -kv[1]))
-                                  for s, f in r["found"].items())
+                found = "; ".join(f"{s}: {_most_first(f)}" for s, f in r["found"].items())
                 print(f"{sigma:>6} {r['shape']:>6.3f}  {found}")
         else:
             cfg = preset("shapes")
