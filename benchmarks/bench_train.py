@@ -10,9 +10,10 @@ fresh process, for ``--warmup + --steps`` steps of stage 1, with random weights 
 networks (``--clip-weights none --dino-weights none``: the time does not depend on them, and
 nothing is downloaded). The trainer logs the images per second of every step; the table shows
 the median over the steps after the warm-up (the first step of ``compile`` includes compiling),
-with the milliseconds per step of its phases (the D step: text encoding, G's forward without
-gradients, D forward and backward; the G step: G forward and backward through D and the CLIP
-guidance; the EMA update), the seconds from start to the first step, and the first step's
+with the milliseconds per step of its phases (the D step: text encoding, G's forward, D forward
+and backward; the G step: D and CLIP guidance forward, backward through them and G -- with one
+accumulation round G's forward is kept from the D step, with several it is recomputed; the EMA
+update), the seconds from start to the first step, and the first step's
 seconds. Nothing is evaluated; the run folders are deleted afterwards. A mode is ``eager`` or a
 ``+``-joined set of ``compile`` (``--compile``) and ``channels-last`` (``--channels-last``).
 """

@@ -17,7 +17,10 @@ from train_helpers import differing, latest, run, start, tensors, verify_all, wa
 
 @pytest.mark.slow
 def test_two_processes_equal_one_process_with_accumulation(tmp_path: Path) -> None:
-    """--batch 8: 2 processes x 4 images against 1 process x 4 images x 2 accumulation rounds."""
+    """--batch 8: 2 processes x 4 images against 1 process x 4 images x 2 accumulation rounds.
+
+    Also the two ways of getting the fakes: with one round (here, each process) the generator's
+    forward pass is computed once and kept for the G step, with two it is recomputed."""
     steps = ["--steps", "3"]  # the third step is stage 2 (text encoder): both stages are compared
     one = run(*steps, "--out", str(tmp_path / "one"))
     two = run(*steps, "--out", str(tmp_path / "two"), processes=2)

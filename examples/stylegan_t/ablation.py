@@ -36,7 +36,8 @@ _BLUR8 = ["--blur-sigma", "8", "--blur-fade-kimg", "30"]  # sigma 8 px fading ov
 _BLUR2 = ["--blur-sigma", "2", "--blur-fade-kimg", "10"]  # the earlier default: sigma 2 px over 10 kimg
 _NO_CROSS = ["--g-cross-attention", ""]
 _CLIP400 = ["--clip-pretrain-steps", "400"]  # the earlier default's tiny CLIP (trained on first use)
-_EARLIER = [*_BLUR2, *_NO_CROSS, *_CLIP400]  # the recipe the recipe and levers suites were measured on
+_RESIDUAL = ["--residual"]  # the earlier default's residual second layer in each block pair
+_EARLIER = [*_BLUR2, *_NO_CROSS, *_CLIP400, *_RESIDUAL]  # the recipe the recipe and levers suites were measured on
 
 # The recipe of the shapes preset against StyleGAN-T's own choices, one change at a time.
 SUITES: dict[str, dict[str, list[str]]] = {
@@ -44,7 +45,7 @@ SUITES: dict[str, dict[str, list[str]]] = {
     "paper": {
         "full": [],
         "affine-modulation": ["--modulation", "affine"],
-        "no-residual": ["--no-residual"],
+        "residual": _RESIDUAL,
         "random-feature-network": _RANDOM_D,
         "no-clip-guidance": ["--clip-weight", "0"],
         "no-stage-2": ["--stage2-fraction", "0"],
@@ -69,10 +70,10 @@ SUITES: dict[str, dict[str, list[str]]] = {
     # before they changed) and with a long discriminator-input blur.
     "attention": {
         "global": _EARLIER,
-        "cross-8-16": [*_BLUR2, *_CLIP400],
-        "blur8-global": [*_BLUR8, *_NO_CROSS, *_CLIP400],
-        "blur8-cross-8-16": [*_BLUR8, *_CLIP400],
-        "blur8-cross-8-16-self-8": [*_BLUR8, *_CLIP400, "--g-self-attention", "8"],
+        "cross-8-16": [*_BLUR2, *_CLIP400, *_RESIDUAL],
+        "blur8-global": [*_BLUR8, *_NO_CROSS, *_CLIP400, *_RESIDUAL],
+        "blur8-cross-8-16": [*_BLUR8, *_CLIP400, *_RESIDUAL],
+        "blur8-cross-8-16-self-8": [*_BLUR8, *_CLIP400, *_RESIDUAL, "--g-self-attention", "8"],
     },
     # The default recipe against the earlier one, and each of its changes taken back alone.
     "default": {
@@ -81,6 +82,7 @@ SUITES: dict[str, dict[str, list[str]]] = {
         "clip-400-steps": _CLIP400,
         "no-cross-attention": _NO_CROSS,
         "short-blur": _BLUR2,
+        "residual": _RESIDUAL,
         "pixel-critic": ["--d-pixel-weight", "1"],
     },
 }

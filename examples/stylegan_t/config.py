@@ -40,7 +40,9 @@ class Config:
     channel_base: int = _f(1024, "channels at resolution r: min(channel_base // r, channel_max)")
     channel_max: int = _f(64, "maximum channels of a synthesis block")
     num_res_blocks: int = _f(1, "pairs of [modulated conv, residual modulated conv] per block")
-    residual: bool = _f(True, "residual second layer in each pair (off: plain conv, for ablations)")
+    residual: bool = _f(True, "residual second layer in each pair (off: a plain modulated conv; the "
+                        "shapes preset turns it off: at its size the plain conv is as good per image "
+                        "and about 10%% faster)")
     modulation: Literal["polynomial", "affine"] = _f(
         "polynomial", "style modulation: StyleGAN-T's second-order one or StyleGAN2's affine")
     g_cross_attention: str = _f("8,16", "block resolutions whose features attend to the caption's word "
@@ -192,7 +194,7 @@ _REAL = dict(d_mismatch_weight=0.0, clip_pretrain_steps=0, blur_sigma=32.0, blur
              dino_weights="hub", resolution=64, d_cmap_dim=64, lr_text=3e-6,
              eval_every=5000, sample_every=2000, checkpoint_every=2000, data="shapes")
 PRESETS: dict[str, dict[str, Any]] = {
-    "shapes": {},
+    "shapes": {"residual": False},
     "small": {**_REAL, "channel_base": 16384, "channel_max": 256, "num_res_blocks": 1, "batch": 256},
     "lite": {**_REAL, "channel_base": 32768, "channel_max": 512, "num_res_blocks": 2, "batch": 512},
     "full": {**_REAL, "channel_base": 65536, "channel_max": 2048, "num_res_blocks": 3, "batch": 2048},

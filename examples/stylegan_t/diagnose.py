@@ -1,4 +1,4 @@
-"""Why a ShapesT2I run does not follow its captions: three checks that split the blame.
+r"""Why a ShapesT2I run does not follow its captions: three checks that split the blame.
 
     python examples/stylegan_t/diagnose.py where RUN        # where G draws what it is told
     python examples/stylegan_t/diagnose.py critics RUN      # do D and the guide see the edits?

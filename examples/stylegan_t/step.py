@@ -1,5 +1,12 @@
 """One StyleGAN-T training iteration: a discriminator step, then a generator step.
 
+Both steps see the same fakes, ``G(z)`` with ``z`` drawn from the generator step's seed. With one
+accumulation round the generator's forward pass runs once, with gradients, before the D step:
+the D step trains on the detached fakes and the G step back-propagates through the kept graph,
+so an iteration needs one generator forward instead of two. With several rounds the D step
+computes the same fakes without gradients and the G step recomputes them (keeping every round's
+graph alive would undo what accumulation is for); both ways give the same numbers.
+
 Losses are means over the *global* batch: each device's mean is divided by the accumulation
 rounds and DDP averages over devices, so the gradient does not depend on how the batch is split.
 Randomness (latents, noise, augmentation, crops) is drawn per *slot* of the global batch,
@@ -25,7 +32,18 @@ from config import Config
 from data import BatchSource
 from runtime import Dist, agree
 
-Batch = tuple[int, Tensor, list[str], Tensor, ganblocks.TextEncoding]  # slot, reals, captions, c (frozen CLIP), text of G
+
+
+@dataclasses.dataclass
+class Batch:
+    """One accumulation round's inputs, shared by the D and the G step."""
+
+    slot: int
+    reals: Tensor
+    captions: list[str]
+    c: Tensor  # the frozen CLIP's text embedding (the critics' condition)
+    c_g: ganblocks.TextEncoding  # the generator's text encoding
+    fakes: Tensor | None = None  # the generator's output with its graph, when computed once per iteration
 
 
 class DiscriminatorLoss(nn.Module):
@@ -71,7 +89,8 @@ def grads_finite(params: list[nn.Parameter]) -> bool:
 
 
 def seed_slot(seed: int, step: int, slot: int, phase: int, restores: int) -> None:
-    """Seed the global RNGs for one slot of one step (phase 0: D step, 1: G step).
+    """Seed the global RNGs for one slot of one step (phase 0: the D step's critics, 1: the
+    generator's latents and noise, 2: the G step's critics and guidance).
 
     ``restores`` (restores of the last checkpoint after non-finite steps) changes every draw of
     the steps replayed after a restore.
@@ -140,13 +159,32 @@ class TrainStep:
         *total, bad = agree([*stats, not math.isfinite(sum(stats))], self.dist, self.device)
         return [t / self.dist.world for t in total], bad == 0
 
-    def discriminator(self, d_loss: nn.Module, opt: torch.optim.Optimizer, *, step: int, sigma: float,
-                      restores: int) -> tuple[list[float], list[Batch], str]:
-        """The D step over every accumulation round: losses [real, fake, mismatch], batches, outcome."""
+    def keeps_fakes(self) -> bool:
+        """Whether the D step keeps the generator's output with its graph for the G step (one
+        accumulation round) instead of the G step recomputing it."""
+        return self.accum == 1
+
+    def _fakes(self, g_step: nn.Module, batch: Batch, *, step: int, restores: int, text_encoder: bool) -> Tensor:
+        """``G(z)`` for one round, ``z`` and noise drawn from the round's generator seed (in the
+        autocast precision; with gradients unless called under ``torch.no_grad``)."""
+        seed_slot(self.cfg.seed, step, batch.slot, 1, restores)
+        z = torch.randn(batch.reals.shape[0], self.cfg.z_dim, device=self.device)
+        update_avg = batch.slot == 0 and torch.is_grad_enabled()  # the mapping's running mean follows slot 0
+        with self.autocast():
+            if text_encoder:
+                return g_step(z, None, prompts=batch.captions, update_avg=update_avg)
+            return g_step(z, batch.c_g, update_avg=update_avg)
+
+    def discriminator(self, d_loss: nn.Module, opt: torch.optim.Optimizer, g_step: nn.Module, *, step: int,
+                      sigma: float, restores: int, text_encoder: bool) -> tuple[list[float], list[Batch], str]:
+        """The D step over every accumulation round: losses [real, fake, mismatch], batches, outcome.
+
+        With one round the batch keeps the generator's output with its graph for the G step."""
         cfg, source = self.cfg, self.source
         opt.zero_grad(set_to_none=True)
         self._critics_trainable(True)
         stats, batches = [0.0, 0.0, 0.0], []
+        share = self.keeps_fakes()
         for r in range(self.accum):
             slot = r * self.dist.world + self.dist.rank
             reals, captions = source.batch(step, r)
@@ -155,11 +193,16 @@ class TrainStep:
                 c = self.clip.encode_text(captions)
                 c_g = self.G.encode(captions)  # pooled embedding, word tokens and mask
                 c_wrong = self.clip.encode_text(source.wrong_captions(captions, step, slot)) if cfg.d_mismatch_weight > 0 else None
-            batches.append((slot, reals, captions, c, c_g))
+            batch = Batch(slot, reals, captions, c, c_g)
+            if share:
+                with self._sync(g_step, r):  # DDP prepares its gradient sync in the forward pass
+                    batch.fakes = self._fakes(g_step, batch, step=step, restores=restores, text_encoder=text_encoder)
+                fakes = batch.fakes.detach()
+            else:
+                with torch.no_grad():
+                    fakes = self._fakes(self.G, batch, step=step, restores=restores, text_encoder=False)
+            batches.append(batch)
             seed_slot(cfg.seed, step, slot, 0, restores)
-            z = torch.randn(reals.shape[0], cfg.z_dim, device=self.device)
-            with torch.no_grad(), self.autocast():
-                fakes = self.G(z, c_g, update_avg=False)
             with self._sync(d_loss, r):
                 with self.autocast():
                     real_loss, fake_loss, mismatch = d_loss(reals, fakes.float(), c, sigma, c_wrong)
@@ -172,28 +215,28 @@ class TrainStep:
     def generator(self, g_step: nn.Module, opt: torch.optim.Optimizer, trained: list[nn.Parameter],
                   batches: list[Batch], *, step: int, sigma: float, restores: int, clip_weight: float,
                   text_encoder: bool, recon_weight: float = 0.0) -> tuple[list[float], str]:
-        """The G step on the D step's batches (stage 2: through the text encoder): losses [G, CLIP,
-        reconstruction], outcome. The reconstruction term (``recon_weight > 0``) is the mean squared
-        pixel error between each fake and the real image of its caption."""
+        """The G step on the D step's batches and fakes (kept or recomputed; stage 2: through the
+        text encoder): losses [G, CLIP, reconstruction], outcome. The reconstruction term
+        (``recon_weight > 0``) is the mean squared pixel error between each fake and the real
+        image of its caption."""
         opt.zero_grad(set_to_none=True)
         self._critics_trainable(False)
         stats = [0.0, 0.0, 0.0]
-        for r, (slot, reals, captions, c, c_g) in enumerate(batches):
-            seed_slot(self.cfg.seed, step, slot, 1, restores)
-            z = torch.randn(reals.shape[0], self.cfg.z_dim, device=self.device)
+        for r, batch in enumerate(batches):
             with self._sync(g_step, r):
-                with self.autocast():  # the mapping's running mean of w follows slot 0 only
-                    if text_encoder:
-                        fakes = g_step(z, None, prompts=captions, update_avg=slot == 0)
-                    else:
-                        fakes = g_step(z, c_g, update_avg=slot == 0)
-                    loss_g = ganblocks.hinge_g_loss(self.D(ganblocks.gaussian_blur(fakes, sigma), c).float())
+                fakes = batch.fakes
+                if fakes is None:
+                    fakes = self._fakes(g_step, batch, step=step, restores=restores, text_encoder=text_encoder)
+                batch.fakes = None  # the graph is freed with the backward pass
+                seed_slot(self.cfg.seed, step, batch.slot, 2, restores)
+                with self.autocast():
+                    loss_g = ganblocks.hinge_g_loss(self.D(ganblocks.gaussian_blur(fakes, sigma), batch.c).float())
                     if self.P is not None:
-                        loss_g = loss_g + self.cfg.d_pixel_weight * ganblocks.hinge_g_loss(self.P(fakes, c).float())
+                        loss_g = loss_g + self.cfg.d_pixel_weight * ganblocks.hinge_g_loss(self.P(fakes, batch.c).float())
                     # the CLIP image tower runs in the autocast precision, its distance in fp32
-                    loss_clip = (self.guidance(fakes, c) if clip_weight > 0
+                    loss_clip = (self.guidance(fakes, batch.c) if clip_weight > 0
                                  else torch.zeros((), device=self.device))
-                loss_rec = ((fakes.float() - reals).square().mean() if recon_weight > 0
+                loss_rec = ((fakes.float() - batch.reals).square().mean() if recon_weight > 0
                             else torch.zeros((), device=self.device))
                 self._backward((loss_g + clip_weight * loss_clip + recon_weight * loss_rec) / self.accum)
             stats[0] += loss_g.item() / self.accum

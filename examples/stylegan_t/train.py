@@ -325,7 +325,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             rec_w = recon_weight(cfg, prog.images_seen) if prog.stage == "generator" else 0.0
 
             t0 = time.perf_counter()
-            d_stats, batches, ok_d = it.discriminator(d_loss_mod, opt_d, step=step, sigma=sigma, restores=prog.restores)
+            d_stats, batches, ok_d = it.discriminator(d_loss_mod, opt_d, g_step, step=step, sigma=sigma, restores=prog.restores,
+                                                   text_encoder=prog.stage == "text-encoder")
             t1 = time.perf_counter()
             g_stats, ok_g = it.generator(g_step, opt_gen, g_trained, batches, step=step, sigma=sigma, restores=prog.restores,
                                          clip_weight=clip_w, text_encoder=prog.stage == "text-encoder",
