@@ -41,8 +41,8 @@ class Config:
     channel_max: int = _f(64, "maximum channels of a synthesis block")
     num_res_blocks: int = _f(1, "pairs of [modulated conv, residual modulated conv] per block")
     residual: bool = _f(True, "residual second layer in each pair (off: a plain modulated conv; the "
-                        "shapes preset turns it off: at its size the plain conv is as good per image "
-                        "and about 10%% faster)")
+                        "shapes preset turns it off: at its size the plain conv learns as well per "
+                        "image and trains faster)")
     modulation: Literal["polynomial", "affine"] = _f(
         "polynomial", "style modulation: StyleGAN-T's second-order one or StyleGAN2's affine")
     g_cross_attention: str = _f("8,16", "block resolutions whose features attend to the caption's word "
