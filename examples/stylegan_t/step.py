@@ -33,7 +33,6 @@ from data import BatchSource
 from runtime import Dist, agree
 
 
-
 @dataclasses.dataclass
 class Batch:
     """One accumulation round's inputs, shared by the D and the G step."""
