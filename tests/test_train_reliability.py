@@ -16,16 +16,11 @@ import pytest
 import torch
 
 import ganblocks
-from train_helpers import TINY, differing, latest, run, start, tensors, verify_all, wait_for
+from train_helpers import differing, latest, run, start, tensors, verify_all, wait_for
+from train_helpers import train_here as train
 
 STEPS = 6
 KILL_TRIALS = int(os.environ.get("GANBLOCKS_KILL_TRIALS", "2"))
-
-
-def train(*args: str) -> dict:
-    import train as train_module
-
-    return train_module.main([*TINY, *args])
 
 
 # ------------------------------------------------------------------ SIGKILL, then --resume

@@ -5,15 +5,9 @@ import pytest
 import torch
 
 from train_helpers import differing, latest, tensors
+from train_helpers import train_here as train
 
 STEPS = ["--steps", "3"]  # the third step is stage 2: both stages are covered
-
-
-def train(*args: str) -> dict:
-    import train as train_module
-    from train_helpers import TINY
-
-    return train_module.main([*TINY, *args])
 
 
 def count_forwards(monkeypatch: pytest.MonkeyPatch) -> list[bool]:

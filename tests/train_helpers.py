@@ -26,6 +26,13 @@ NETWORKS = ("G", "G_ema", "D")
 OPTIMIZERS = ("optim-G", "optim-text", "optim-D")
 
 
+def train_here(*args: str) -> dict:
+    """Run the trainer in this process with the tiny config (lets a test patch its parts)."""
+    import train as train_module
+
+    return train_module.main([*TINY, *args])
+
+
 def env() -> dict[str, str]:
     """One thread per process (results do not depend on the thread count), offline."""
     return {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}

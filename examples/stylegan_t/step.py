@@ -193,9 +193,8 @@ class TrainStep:
                 c_g = self.G.encode(captions)  # pooled embedding, word tokens and mask
                 c_wrong = self.clip.encode_text(source.wrong_captions(captions, step, slot)) if cfg.d_mismatch_weight > 0 else None
             batch = Batch(slot, reals, captions, c, c_g)
-            if share:
-                with self._sync(g_step, r):  # DDP prepares its gradient sync in the forward pass
-                    batch.fakes = self._fakes(g_step, batch, step=step, restores=restores, text_encoder=text_encoder)
+            if share:  # one round: G's gradients sync in the G step's backward pass, as without sharing
+                batch.fakes = self._fakes(g_step, batch, step=step, restores=restores, text_encoder=text_encoder)
                 fakes = batch.fakes.detach()
             else:
                 with torch.no_grad():

@@ -324,13 +324,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             spectral.step()  # one power iteration of D's spectral norms per step
             rec_w = recon_weight(cfg, prog.images_seen) if prog.stage == "generator" else 0.0
 
+            through_text = prog.stage == "text-encoder"  # stage 2: G's gradient reaches its text encoder
             t0 = time.perf_counter()
             d_stats, batches, ok_d = it.discriminator(d_loss_mod, opt_d, g_step, step=step, sigma=sigma, restores=prog.restores,
-                                                   text_encoder=prog.stage == "text-encoder")
+                                                   text_encoder=through_text)
             t1 = time.perf_counter()
             g_stats, ok_g = it.generator(g_step, opt_gen, g_trained, batches, step=step, sigma=sigma, restores=prog.restores,
-                                         clip_weight=clip_w, text_encoder=prog.stage == "text-encoder",
-                                         recon_weight=rec_w)
+                                         clip_weight=clip_w, text_encoder=through_text, recon_weight=rec_w)
             t2 = time.perf_counter()
             phase_s["d_step"] += t1 - t0
             phase_s["g_step"] += t2 - t1
@@ -364,9 +364,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             if prog.step % cfg.log_every == 0 and distinfo.main:
                 now = time.perf_counter()
                 rate = n_window / max(now - t_window, 1e-9)
-                # mean milliseconds per step of each phase: the D step (text encoding, G's forward
-                # without gradients, D forward and backward), the G step (G forward and backward
-                # through D and the CLIP guidance), the EMA update
+                # mean milliseconds per step of each phase: the D step (text encoding, G's forward,
+                # D forward and backward), the G step (D and CLIP guidance forward, backward through
+                # them and G; G's forward too when accumulation recomputes it), the EMA update
                 phase_ms = {f"ms_{k}": 1000 * v * cfg.batch / max(n_window, 1) for k, v in phase_s.items()}
                 t_window, n_window = now, 0
                 phase_s = dict.fromkeys(phase_s, 0.0)
