@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, strategies as st
 
-from ganblocks.generator import ModulatedConv, modulated_conv2d, resolve_modconv_impl, upsample2d
+from ganblocks.generator import NEAREST_TAPS, ModulatedConv, modulated_conv2d, resolve_modconv_impl, upsample2d
 from strategies import (
     batch_sizes,
     channels,
@@ -97,6 +97,21 @@ def test_upsampling_conv_matches_fir_upsampling_then_conv_inside(seed, batch, c_
     margin = 3 + k // 2  # border where the two differ by zero-padding order
     torch.testing.assert_close(y[..., margin:-margin, margin:-margin],
                                reference[..., margin:-margin, margin:-margin])
+
+
+@given(seed=seeds, batch=batch_sizes, c_in=channels, c_out=channels, k=odd_kernel_sizes,
+       h=st.sampled_from([4, 7]), impl=impls, demodulate=st.booleans())
+def test_nearest_upsampling_conv_is_interpolation_then_conv_everywhere(seed, batch, c_in, c_out, k, h, impl, demodulate):
+    x, weight, styles = _inputs(seed, batch, c_in, c_out, k, h, h)
+    y = modulated_conv2d(x, weight, styles, demodulate=demodulate, up=2, impl=impl, up_taps=NEAREST_TAPS)
+    # the box taps make zero-insertion + filtering nearest-neighbour upsampling, borders included
+    reference = modulated_conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), weight, styles,
+                                 demodulate=demodulate, impl=impl)
+    torch.testing.assert_close(y, reference)
+    conv = ModulatedConv(c_in, c_out, k, up=2, up_taps=NEAREST_TAPS, dtype=f64)
+    assert "up_taps=(1.0, 1.0)" in repr(conv)
+    torch.testing.assert_close(conv(x, styles), modulated_conv2d(
+        x, conv.weight, styles, up=2, up_taps=NEAREST_TAPS))
 
 
 def test_explicit_padding_for_up_1():

@@ -102,6 +102,23 @@ def test_block_adds_its_rgb_to_the_upsampled_image(seed, batch):
     torch.testing.assert_close(block(x, None, w, noise_mode="none")[1], block.torgb(x_out, w))
 
 
+def test_nearest_upsampling_keeps_parameters_and_upsamples_the_skips_by_nearest_neighbour():
+    torch.manual_seed(0)
+    fir = SynthesisNetwork(12, 32, channel_base=256, channel_max=16, num_res_blocks=1, num_groups=4)
+    nearest = SynthesisNetwork(12, 32, channel_base=256, channel_max=16, num_res_blocks=1, num_groups=4,
+                               upsample="nearest")
+    nearest.load_state_dict(fir.state_dict())  # same parameters: the filter has none
+    w = torch.randn(3, 12)
+    assert not torch.allclose(fir(w, noise_mode="none"), nearest(w, noise_mode="none"))
+    block = nearest.blocks["b16"]
+    x, img = torch.randn(3, 16, 8, 8), torch.randn(3, 3, 8, 8)
+    x_out, img_out = block(x, img, w, noise_mode="none")
+    torch.testing.assert_close(img_out, torch.nn.functional.interpolate(img, scale_factor=2, mode="nearest")
+                               + block.torgb(x_out, w))
+    with runtime_typecheck_disabled(), pytest.raises(ValueError, match="upsample must be one of"):
+        SynthesisNetwork(12, 32, channel_base=256, channel_max=16, num_res_blocks=1, upsample="bicubic")
+
+
 def test_block_layout_follows_the_paper():
     first = SynthesisBlock(32, 32, 6, resolution=8, num_res_blocks=2, first=True)
     assert first.up_conv is None

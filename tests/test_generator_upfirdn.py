@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, strategies as st
 
-from ganblocks.generator import FIR_TAPS, fir_filter2d, fir_taps, upsample2d
+from ganblocks.generator import FIR_TAPS, fir_filter2d, fir_taps, upsample2d, upsample_taps
 from strategies import batch_sizes, channels, runtime_typecheck_disabled, seeds, spatial
 
 tap_sets = st.sampled_from([FIR_TAPS, (1.0, 1.0), (1.0, 2.0, 1.0), (1.0, 4.0, 6.0, 4.0, 1.0)])
@@ -73,6 +73,16 @@ def test_upsample_preserves_the_mean_of_a_periodic_image(seed, c, h, w):
     tiled = x.repeat(1, 1, 3, 3)
     y = upsample2d(tiled)[:, :, 2 * h:4 * h, 2 * w:4 * w]
     torch.testing.assert_close(y.mean(dim=(2, 3)), x.mean(dim=(2, 3)))
+
+
+@given(seed=seeds, batch=batch_sizes, c=st.integers(1, 3), h=st.integers(1, 7), w=st.integers(1, 7))
+def test_box_taps_upsample_to_nearest_neighbour(seed, batch, c, h, w):
+    x = torch.randn(batch, c, h, w, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    torch.testing.assert_close(upsample2d(x, taps=upsample_taps("nearest")),
+                               F.interpolate(x, scale_factor=2, mode="nearest"))
+    assert upsample_taps("fir") == FIR_TAPS
+    with pytest.raises(ValueError, match=r"upsample must be one of \['fir', 'nearest'\], got 'bilinear'"):
+        upsample_taps("bilinear")
 
 
 def test_gradient_reaches_the_input():

@@ -62,6 +62,8 @@ def test_unknown_missing_and_invalid_fields_are_refused_by_name() -> None:
         GeneratorConfig(resolution=16, z_dim=0)
     with runtime_typecheck_disabled(), pytest.raises(ValueError, match="modulation"):
         GeneratorConfig(resolution=16, modulation="cubic")  # type: ignore[arg-type]
+    with runtime_typecheck_disabled(), pytest.raises(ValueError, match="upsample must be 'fir' or 'nearest'"):
+        GeneratorConfig(resolution=16, upsample="bilinear")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="(?s)my.json: .*modulation"):
         GeneratorConfig.from_dict({"resolution": 16, "modulation": "cubic"}, source="my.json")
 
@@ -75,6 +77,8 @@ def test_run_config_gives_the_example_architecture(preset_name: str) -> None:
     for name in ("resolution", "z_dim", "channel_base", "channel_max", "num_res_blocks", "residual", "modulation"):
         assert getattr(arch, name) == getattr(cfg, name)
     assert arch.text_encoder == cfg.clip_model
+    assert arch.upsample == cfg.g_upsample
+    assert GeneratorConfig.from_run_config({"resolution": 32, "g_upsample": "nearest"}).upsample == "nearest"
     # the tiny CLIP has GELU; openai's ViT-L/14 weights were trained with QuickGELU
     assert arch.text_quick_gelu is (cfg.clip_model != "tiny")
 

@@ -5,8 +5,8 @@
 Each arm is ``train.py`` with a few flags changed; every (arm, seed) run goes to its own folder.
 The output folder gets ``results.json`` (every evaluation of every run), ``results.md`` (final
 scores, mean ± std over seeds, and the stage-1 scores before stage 2) and ``curves.png``
-(all-correct of single-object seen prompts and position over thousands of training images, the
-mean over seeds per arm with a band of ± one standard deviation).
+(all-correct of single-object seen prompts, position and diversity over thousands of training
+images, the mean over seeds per arm with a band of ± one standard deviation).
 
 ``--collect`` tabulates and plots run folders that are already there (``{arm}-s{seed}`` under
 ``--out``), e.g. runs started by hand or an interrupted suite, without training anything.
@@ -84,6 +84,8 @@ SUITES: dict[str, dict[str, list[str]]] = {
         "short-blur": _BLUR2,
         "residual": _RESIDUAL,
         "pixel-critic": ["--d-pixel-weight", "1"],
+        "batch-64": ["--batch", "64"],
+        "nearest-upsampling": ["--g-upsample", "nearest"],
     },
 }
 
@@ -169,8 +171,9 @@ def plot(results: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    panels = [("all_correct/single_seen", "all-correct, single-object seen prompts"), ("position", "position hit")]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    panels = [("all_correct/single_seen", "all-correct, single-object seen prompts"), ("position", "position hit"),
+              ("diversity", "diversity (1: as diverse as the data)")]
     for ax, (key, label) in zip(axes, panels):
         for arm in dict.fromkeys(r["arm"] for r in results):
             # runs of an arm share their evaluation steps, but a run stopped by time may have

@@ -45,6 +45,9 @@ class Config:
                         "image and trains faster)")
     modulation: Literal["polynomial", "affine"] = _f(
         "polynomial", "style modulation: StyleGAN-T's second-order one or StyleGAN2's affine")
+    g_upsample: Literal["fir", "nearest"] = _f(
+        "fir", "the synthesis network's 2x upsampling: 'fir' (StyleGAN's [1,3,3,1] low-pass filter) or "
+        "'nearest' (nearest-neighbour, beyond StyleGAN-T: sharp edges and corners stay sharp)")
     g_cross_attention: str = _f("8,16", "block resolutions whose features attend to the caption's word "
                                 "tokens, e.g. '8,16' (beyond StyleGAN-T, after GigaGAN; empty: the "
                                 "pooled text vector only)")
@@ -182,7 +185,7 @@ class Config:
 # default that changes nothing.
 ADDED_FIELDS: dict[str, Any] = {"d_positions": False, "g_recon_weight": 0.0, "g_recon_fade_kimg": 50.0,
                                  "g_cross_attention": "", "g_self_attention": "", "g_attention_heads": 4,
-                                 "d_pixel_weight": 0.0, "d_pixel_channels": 64}
+                                 "d_pixel_weight": 0.0, "d_pixel_channels": 64, "g_upsample": "fir"}
 
 
 # --8<-- [start:presets]

@@ -29,18 +29,26 @@ from .synthesis import (
 from .torgb import ToRGB as ToRGB
 from .upfirdn import (
     FIR_TAPS as FIR_TAPS,
+    NEAREST_TAPS as NEAREST_TAPS,
+    UPSAMPLE_TAPS as UPSAMPLE_TAPS,
+    UpsampleKind as UpsampleKind,
     fir_filter2d as fir_filter2d,
     fir_taps as fir_taps,
     upsample2d as upsample2d,
+    upsample_taps as upsample_taps,
 )
 
 __all__ = [
     "EqualLinear",
     "bias_act",
     "FIR_TAPS",
+    "NEAREST_TAPS",
+    "UPSAMPLE_TAPS",
+    "UpsampleKind",
     "fir_taps",
     "fir_filter2d",
     "upsample2d",
+    "upsample_taps",
     "modulated_conv2d",
     "resolve_modconv_impl",
     "ModulatedConv",

@@ -10,6 +10,7 @@ from ganblocks.generator.equalized import bias_act
 from ganblocks.generator.modconv import ModConvImpl, ModulatedConv
 from ganblocks.generator.modulation import ModulationKind, create_modulation
 from ganblocks.generator.noise import NoiseInjection, NoiseMode
+from ganblocks.generator.upfirdn import FIR_TAPS
 
 __all__ = ["StyleConv"]
 
@@ -35,6 +36,7 @@ class StyleConv(nn.Module):
         activation_gain: Gain $g$ after the leaky ReLU.
         conv_clamp: Clamp $c$; `None` for no clamp.
         impl: Modulated-conv implementation (see `modulated_conv2d`).
+        up_taps: Filter taps after an upsampling conv (see `ModulatedConv`).
         device: Device of the parameters.
         dtype: Dtype of the parameters.
     """
@@ -53,6 +55,7 @@ class StyleConv(nn.Module):
         activation_gain: float = math.sqrt(2.0),
         conv_clamp: float | None = 256.0,
         impl: ModConvImpl = "auto",
+        up_taps: tuple[float, ...] = FIR_TAPS,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -65,7 +68,8 @@ class StyleConv(nn.Module):
         self.conv_clamp = conv_clamp
         self.modulation = create_modulation(modulation, w_dim, in_channels, **factory)
         self.conv = ModulatedConv(
-            in_channels, out_channels, kernel_size, demodulate=True, up=up, impl=impl, **factory
+            in_channels, out_channels, kernel_size, demodulate=True, up=up, impl=impl,
+            up_taps=up_taps, **factory,
         )
         self.noise = NoiseInjection(resolution=resolution, **factory) if use_noise else None
         self.bias = nn.Parameter(torch.zeros(out_channels, **factory))

@@ -44,16 +44,16 @@ def resolve_modconv_impl(impl: ModConvImpl, device: torch.device) -> Literal["gr
     return impl
 
 
-def _up_fir_padding(kernel_size: int, up: int) -> tuple[int, int, int, int]:
+def _up_fir_padding(kernel_size: int, up: int, num_taps: int) -> tuple[int, int, int, int]:
     """FIR padding after a stride-`up` transposed conv so that the output is exactly `up * h`."""
-    num_taps = len(FIR_TAPS)
     before = upsample_padding(num_taps, up)[0] - (kernel_size - 1) // 2
     after = up - kernel_size + num_taps - 1 - before
     return (before, after, before, after)
 
 
 def _conv(
-    x: Tensor, weight: Tensor, *, up: int, padding: int, groups: int
+    x: Tensor, weight: Tensor, *, up: int, padding: int, groups: int,
+    up_taps: tuple[float, ...] = FIR_TAPS,
 ) -> Tensor:
     """`x` correlated with `weight`; for `up > 1` on the zero-inserted `x`, then FIR-filtered."""
     if up == 1:
@@ -64,7 +64,7 @@ def _conv(
     weight = weight.flip(2, 3).reshape(groups, out_per_group // groups, in_per_group, kh, kw)
     weight = weight.transpose(1, 2).reshape(groups * in_per_group, out_per_group // groups, kh, kw)
     y = F.conv_transpose2d(x, weight, stride=up, groups=groups)
-    return fir_filter2d(y, padding=_up_fir_padding(kh, up), gain=float(up * up))
+    return fir_filter2d(y, taps=up_taps, padding=_up_fir_padding(kh, up, len(up_taps)), gain=float(up * up))
 
 
 def _nchw(t: Tensor) -> Tensor:
@@ -87,6 +87,7 @@ def modulated_conv2d(
     padding: int | None = None,
     impl: ModConvImpl = "auto",
     eps: float = 1e-8,
+    up_taps: tuple[float, ...] = FIR_TAPS,
 ) -> Float[Tensor, "b o h2 w2"]:
     r"""Convolve each sample with its own style-modulated (and demodulated) weight.
 
@@ -104,9 +105,11 @@ def modulated_conv2d(
     `"auto"` picks the faster one for the device (see `resolve_modconv_impl`).
 
     With `up = 2` the convolution is transposed with stride 2 (it correlates `weight` with the
-    zero-inserted input) and is followed by the FIR filter $[1, 3, 3, 1]$ with gain 4; the output
-    is exactly $2h \times 2w$ and, away from the border, equals `upsample2d(x)` convolved with
-    `weight` at padding $k // 2$.
+    zero-inserted input) and is followed by the FIR filter `up_taps` (default $[1, 3, 3, 1]$)
+    with gain 4; the output is exactly $2h \times 2w$ and, away from the border, equals
+    `upsample2d(x, taps=up_taps)` convolved with `weight` at padding $k // 2$. With
+    `NEAREST_TAPS` $[1, 1]$ that is nearest-neighbour upsampling followed by the convolution,
+    exactly, borders included.
 
     Args:
         x: Input activations.
@@ -118,6 +121,7 @@ def modulated_conv2d(
             odd $k$). Must be `None` for `up = 2`.
         impl: `"auto"`, `"grouped"` or `"scaled"`.
         eps: $\epsilon$ of the demodulation.
+        up_taps: Unnormalised 1-D taps of the filter after the upsampling convolution.
 
     Returns:
         The output activations.
@@ -148,12 +152,12 @@ def modulated_conv2d(
         y = _conv(
             _nchw(x.reshape(1, batch * in_channels, *x.shape[2:])),
             _nchw(w.reshape(batch * out_channels, in_channels, kh, kw)),
-            up=up, padding=padding, groups=batch,
+            up=up, padding=padding, groups=batch, up_taps=up_taps,
         )
         return y.reshape(batch, out_channels, *y.shape[2:])
 
     y = _conv(x * styles.reshape(batch, in_channels, 1, 1), weight, up=up, padding=padding,
-              groups=1)
+              groups=1, up_taps=up_taps)
     if demodulate:
         energy = styles.square() @ weight.square().sum(dim=(2, 3)).transpose(0, 1)
         y = y * torch.rsqrt(energy + eps).reshape(batch, out_channels, 1, 1)
@@ -181,6 +185,8 @@ class ModulatedConv(nn.Module):
         demodulate: Normalise each output channel's per-sample weight.
         up: 1, or 2 for a 2x upsampling convolution (output $2h \times 2w$).
         impl: `"auto"`, `"grouped"` or `"scaled"` (see `modulated_conv2d`).
+        up_taps: Taps of the filter after an upsampling convolution (`FIR_TAPS`, StyleGAN's
+            low-pass, or `NEAREST_TAPS`: nearest-neighbour upsampling).
         device: Device of the weight.
         dtype: Dtype of the weight.
     """
@@ -194,6 +200,7 @@ class ModulatedConv(nn.Module):
         demodulate: bool = True,
         up: int = 1,
         impl: ModConvImpl = "auto",
+        up_taps: tuple[float, ...] = FIR_TAPS,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -213,6 +220,7 @@ class ModulatedConv(nn.Module):
         self.demodulate = demodulate
         self.up = up
         self.impl = impl
+        self.up_taps = tuple(float(t) for t in up_taps)
         self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
         self.weight = nn.Parameter(
             torch.randn(out_channels, in_channels, kernel_size, kernel_size,
@@ -229,11 +237,13 @@ class ModulatedConv(nn.Module):
         if not self.demodulate:
             styles = styles * self.weight_gain
         return modulated_conv2d(
-            x, self.weight, styles, demodulate=self.demodulate, up=self.up, impl=self.impl
+            x, self.weight, styles, demodulate=self.demodulate, up=self.up, impl=self.impl,
+            up_taps=self.up_taps,
         )
 
     def extra_repr(self) -> str:
         return (
             f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
             f"demodulate={self.demodulate}, up={self.up}, impl={self.impl!r}"
+            + (f", up_taps={self.up_taps}" if self.up > 1 and self.up_taps != FIR_TAPS else "")
         )

@@ -20,7 +20,7 @@ from ganblocks.generator.noise import NoiseMode
 from ganblocks.generator.residual import ResidualGenBlock
 from ganblocks.generator.self_attention import AttentionLogits, SpatialSelfAttention
 from ganblocks.generator.torgb import ToRGB
-from ganblocks.generator.upfirdn import upsample2d
+from ganblocks.generator.upfirdn import UpsampleKind, upsample2d, upsample_taps
 
 __all__ = [
     "SynthesisPreset",
@@ -93,7 +93,10 @@ class SynthesisBlock(nn.Module):
 
     $$x \leftarrow \operatorname{StyleConv}_{\uparrow 2}(x, w), \qquad
     x \leftarrow \operatorname{Res}_j(\operatorname{Conv}_j(x, w), w),\ j = 1..N, \qquad
-    \text{img} \leftarrow \operatorname{up}_{\text{FIR}}(\text{img}) + \operatorname{ToRGB}(x, w)$$
+    \text{img} \leftarrow \operatorname{up}(\text{img}) + \operatorname{ToRGB}(x, w)$$
+
+    where the upsampling (of the image here and inside the first conv) is StyleGAN's FIR
+    low-pass ($[1, 3, 3, 1]$) by default, or nearest-neighbour with `upsample="nearest"`.
 
     The first block (`first=True`) has no upsampling conv: its input is the Fourier features at
     the block's resolution. Optionally, after the convs, a `SpatialSelfAttention` over the
@@ -115,6 +118,7 @@ class SynthesisBlock(nn.Module):
         use_noise: Whether the convs add noise.
         num_groups: GroupNorm groups of the residual layers.
         impl: Modulated-conv implementation (see `modulated_conv2d`).
+        upsample: `"fir"` (StyleGAN's low-pass filter) or `"nearest"` (see `UPSAMPLE_TAPS`).
         self_attention: Add a `SpatialSelfAttention` after the convs.
         text_dim: Width of the text tokens; a `TextCrossAttention` follows the convs when set.
         attention_heads: Heads of both attention layers.
@@ -139,6 +143,7 @@ class SynthesisBlock(nn.Module):
         use_noise: bool = True,
         num_groups: int = 32,
         impl: ModConvImpl = "auto",
+        upsample: UpsampleKind = "fir",
         self_attention: bool = False,
         text_dim: int | None = None,
         attention_heads: int = 4,
@@ -164,11 +169,14 @@ class SynthesisBlock(nn.Module):
         self.in_resolution = resolution if first else resolution // 2
         self.img_channels = img_channels
         self.first = first
+        self.upsample = upsample
+        self._up_taps = upsample_taps(upsample)
         common: dict[str, Any] = {
             "resolution": resolution, "modulation": modulation, "use_noise": use_noise,
             "impl": impl, "device": device, "dtype": dtype,
         }
-        self.up_conv = None if first else StyleConv(in_channels, out_channels, w_dim, up=2, **common)
+        self.up_conv = (None if first else
+                        StyleConv(in_channels, out_channels, w_dim, up=2, up_taps=self._up_taps, **common))
         layers: list[nn.Module] = []
         for _ in range(num_res_blocks):
             layers.append(StyleConv(out_channels, out_channels, w_dim, activation_gain=_PAIR_GAIN,
@@ -237,7 +245,7 @@ class SynthesisBlock(nn.Module):
         if img is None:
             return x, rgb
         if not self.first:
-            img = upsample2d(img)
+            img = upsample2d(img, taps=self._up_taps)
         return x, img.to(rgb.dtype) + rgb
 
 
@@ -246,7 +254,8 @@ class SynthesisNetwork(nn.Module):
 
     A `FourierFeatures` input at 8x8 with $C(8)$ channels feeds `SynthesisBlock`s at 8, 16, ...,
     `resolution`, with $C(r) = \min(\text{channel\_base} / r, \text{channel\_max})$ channels; the
-    blocks' RGB outputs are FIR-upsampled and summed. Every layer receives the same $w$.
+    blocks' RGB outputs are upsampled (FIR low-pass, or nearest-neighbour with
+    `upsample="nearest"`) and summed. Every layer receives the same $w$.
 
     Blocks live in `self.blocks`, an `nn.ModuleDict` keyed `"b8"`, `"b16"`, ...: the state dict
     of a lower-resolution network with the same widths loads into a higher-resolution one with
@@ -271,6 +280,10 @@ class SynthesisNetwork(nn.Module):
         use_noise: Whether the convs add noise.
         num_groups: GroupNorm groups of the residual layers.
         impl: Modulated-conv implementation (see `modulated_conv2d`).
+        upsample: `"fir"`: StyleGAN's $[1, 3, 3, 1]$ low-pass filter after each 2x upsampling
+            (of the features and of the RGB skips); `"nearest"`: nearest-neighbour upsampling
+            (beyond StyleGAN-T: a piecewise-constant image is then exactly representable, so
+            sharp axis-aligned edges and corners cost the convs nothing to keep).
         cross_attention: Block resolutions that attend to the text tokens.
         self_attention: Block resolutions with self-attention over their pixels.
         text_dim: Width of the text tokens (required with `cross_attention`).
@@ -295,6 +308,7 @@ class SynthesisNetwork(nn.Module):
         use_noise: bool = True,
         num_groups: int = 32,
         impl: ModConvImpl = "auto",
+        upsample: UpsampleKind = "fir",
         cross_attention: Sequence[int] = (),
         self_attention: Sequence[int] = (),
         text_dim: int | None = None,
@@ -310,6 +324,8 @@ class SynthesisNetwork(nn.Module):
         self.img_channels = img_channels
         self.channel_base = channel_base
         self.channel_max = channel_max
+        upsample_taps(upsample)  # validates the name before any block is built
+        self.upsample = upsample
         layout = synthesis_layout(resolution, channel_base=channel_base, channel_max=channel_max)
         self.block_resolutions = [r for r, _ in layout]
         for name, given in (("cross_attention", cross_attention), ("self_attention", self_attention)):
@@ -333,7 +349,7 @@ class SynthesisNetwork(nn.Module):
                 in_channels, channels, w_dim, resolution=r, num_res_blocks=num_res_blocks,
                 residual=residual, first=r == 8, img_channels=img_channels,
                 modulation=modulation, use_noise=use_noise, num_groups=num_groups, impl=impl,
-                self_attention=r in self.self_attention,
+                upsample=upsample, self_attention=r in self.self_attention,
                 text_dim=text_dim if r in self.cross_attention else None,
                 attention_heads=attention_heads, attention_logits=attention_logits,
                 attention_layer_scale=attention_layer_scale, **factory,

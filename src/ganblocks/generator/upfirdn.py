@@ -1,14 +1,30 @@
 """Separable FIR filtering and FIR upsampling of images (pure PyTorch)."""
 
+import types
+from collections.abc import Mapping
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
 
 from ganblocks._typing import Float, Tensor
 
-__all__ = ["FIR_TAPS", "fir_taps", "fir_filter2d", "upsample2d", "upsample_padding"]
+__all__ = [
+    "FIR_TAPS", "NEAREST_TAPS", "UPSAMPLE_TAPS", "UpsampleKind", "fir_taps", "fir_filter2d",
+    "upsample2d", "upsample_padding", "upsample_taps",
+]
 
 FIR_TAPS: tuple[float, ...] = (1.0, 3.0, 3.0, 1.0)
 """The binomial low-pass filter of StyleGAN2 and StyleGAN-T, before normalisation."""
+
+NEAREST_TAPS: tuple[float, ...] = (1.0, 1.0)
+"""The box filter: zero-insertion by 2 followed by it is nearest-neighbour upsampling."""
+
+UpsampleKind = Literal["fir", "nearest"]
+
+UPSAMPLE_TAPS: Mapping[str, tuple[float, ...]] = types.MappingProxyType(
+    {"fir": FIR_TAPS, "nearest": NEAREST_TAPS})
+"""The taps of each upsampling filter a generator can be built with."""
 
 Padding = int | tuple[int, int, int, int]
 
@@ -35,6 +51,17 @@ def fir_taps(
     if total == 0.0:
         raise ValueError(f"taps must have a non-zero sum, got {taps}")
     return torch.tensor([t / total for t in taps], device=device, dtype=dtype)
+
+
+def upsample_taps(kind: str) -> tuple[float, ...]:
+    """The taps of the upsampling filter ``kind`` (``"fir"`` or ``"nearest"``, see `UPSAMPLE_TAPS`).
+
+    Raises:
+        ValueError: For another name.
+    """
+    if kind not in UPSAMPLE_TAPS:
+        raise ValueError(f"upsample must be one of {sorted(UPSAMPLE_TAPS)}, got {kind!r}")
+    return UPSAMPLE_TAPS[kind]
 
 
 def _as_padding(padding: Padding) -> tuple[int, int, int, int]:

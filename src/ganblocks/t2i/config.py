@@ -16,6 +16,7 @@ __all__ = ["GeneratorConfig", "RUN_CONFIG_NAMES", "clip_quick_gelu", "parse_reso
 RUN_CONFIG_NAMES: Mapping[str, str] = {
     "text_encoder": "clip_model", "cross_attention": "g_cross_attention",
     "self_attention": "g_self_attention", "attention_heads": "g_attention_heads",
+    "upsample": "g_upsample",
 }
 """Fields whose name in the StyleGAN-T example's run config differs: ours -> the run's."""
 
@@ -37,6 +38,8 @@ class GeneratorConfig:
         num_res_blocks: Pairs of [modulated conv, residual modulated conv] per block.
         residual: Residual second layer in each pair (off: plain conv).
         modulation: Style modulation: ``"polynomial"`` (StyleGAN-T) or ``"affine"`` (StyleGAN2).
+        upsample: The synthesis network's 2x upsampling: ``"fir"`` (StyleGAN's low-pass filter)
+            or ``"nearest"`` (nearest-neighbour).
         mapping_layers: Layers of the latent mapping MLP.
         text_encoder: open_clip architecture of the text tower (``"tiny"`` or e.g. ``"ViT-L-14"``).
         text_quick_gelu: Whether the text tower uses QuickGELU (CLIP's ``openai`` weights do).
@@ -53,6 +56,7 @@ class GeneratorConfig:
     num_res_blocks: int = 1
     residual: bool = True
     modulation: Literal["polynomial", "affine"] = "polynomial"
+    upsample: Literal["fir", "nearest"] = "fir"
     mapping_layers: int = 2
     text_encoder: str = "tiny"
     text_quick_gelu: bool = False
@@ -75,6 +79,8 @@ class GeneratorConfig:
             raise ValueError(f"num_res_blocks must be an integer >= 0, got {self.num_res_blocks!r}")
         if self.modulation not in ("polynomial", "affine"):
             raise ValueError(f"modulation must be 'polynomial' or 'affine', got {self.modulation!r}")
+        if self.upsample not in ("fir", "nearest"):
+            raise ValueError(f"upsample must be 'fir' or 'nearest', got {self.upsample!r}")
         if not isinstance(self.text_encoder, str) or not self.text_encoder:
             raise ValueError(f"text_encoder must be an open_clip model name, got {self.text_encoder!r}")
 

@@ -80,7 +80,7 @@ class TextToImageGenerator(
         self.synthesis = SynthesisNetwork(
             self.mapping.w_dim, config.resolution, channel_base=config.channel_base,
             channel_max=config.channel_max, num_res_blocks=config.num_res_blocks,
-            residual=config.residual, modulation=config.modulation,
+            residual=config.residual, modulation=config.modulation, upsample=config.upsample,
             cross_attention=config.cross_attention, self_attention=config.self_attention,
             text_dim=text_encoder.token_dim if config.cross_attention else None,
             attention_heads=config.attention_heads)
