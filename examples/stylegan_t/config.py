@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from ganblocks.data.shapes import MAX_RESOLUTION as SHAPES_MAX_RESOLUTION
 from ganblocks.data.shapes import MIN_RESOLUTION as SHAPES_MIN_RESOLUTION
+from ganblocks.generator.upfirdn import UpsampleKind
 
 MIN_RESOLUTION, MAX_RESOLUTION = 16, 1024  # of image folders and shards; ShapesT2I renders 32..256
 
@@ -45,7 +46,7 @@ class Config:
                         "image and trains faster)")
     modulation: Literal["polynomial", "affine"] = _f(
         "polynomial", "style modulation: StyleGAN-T's second-order one or StyleGAN2's affine")
-    g_upsample: Literal["fir", "nearest"] = _f(
+    g_upsample: UpsampleKind = _f(
         "fir", "the synthesis network's 2x upsampling: 'fir' (StyleGAN's [1,3,3,1] low-pass filter) or "
         "'nearest' (nearest-neighbour, beyond StyleGAN-T: sharp edges and corners stay sharp)")
     g_cross_attention: str = _f("8,16", "block resolutions whose features attend to the caption's word "

@@ -324,8 +324,7 @@ class SynthesisNetwork(nn.Module):
         self.img_channels = img_channels
         self.channel_base = channel_base
         self.channel_max = channel_max
-        upsample_taps(upsample)  # validates the name before any block is built
-        self.upsample = upsample
+        self.upsample = upsample  # each block checks the name
         layout = synthesis_layout(resolution, channel_base=channel_base, channel_max=channel_max)
         self.block_resolutions = [r for r, _ in layout]
         for name, given in (("cross_attention", cross_attention), ("self_attention", self_attention)):

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ganblocks.generator.upfirdn import UPSAMPLE_TAPS, UpsampleKind
+
 __all__ = ["GeneratorConfig", "RUN_CONFIG_NAMES", "clip_quick_gelu", "parse_resolutions"]
 
 RUN_CONFIG_NAMES: Mapping[str, str] = {
@@ -56,7 +58,7 @@ class GeneratorConfig:
     num_res_blocks: int = 1
     residual: bool = True
     modulation: Literal["polynomial", "affine"] = "polynomial"
-    upsample: Literal["fir", "nearest"] = "fir"
+    upsample: UpsampleKind = "fir"
     mapping_layers: int = 2
     text_encoder: str = "tiny"
     text_quick_gelu: bool = False
@@ -79,8 +81,9 @@ class GeneratorConfig:
             raise ValueError(f"num_res_blocks must be an integer >= 0, got {self.num_res_blocks!r}")
         if self.modulation not in ("polynomial", "affine"):
             raise ValueError(f"modulation must be 'polynomial' or 'affine', got {self.modulation!r}")
-        if self.upsample not in ("fir", "nearest"):
-            raise ValueError(f"upsample must be 'fir' or 'nearest', got {self.upsample!r}")
+        if self.upsample not in UPSAMPLE_TAPS:
+            names = " or ".join(repr(k) for k in UPSAMPLE_TAPS)
+            raise ValueError(f"upsample must be {names}, got {self.upsample!r}")
         if not isinstance(self.text_encoder, str) or not self.text_encoder:
             raise ValueError(f"text_encoder must be an open_clip model name, got {self.text_encoder!r}")
 
