@@ -87,6 +87,13 @@ class Config:
     g_recon_weight: float = _f(0.0, "stage 1: weight of a pixel L2 loss between G(z, caption) and the caption's "
                                "real image, fading linearly to 0 over --g-recon-fade-kimg (beyond StyleGAN-T: "
                                "for data whose captions fix the layout, like ShapesT2I; 0: off)")
+    g_diversity_weight: float = _f(0.0, "weight of a mode-seeking term: half the fakes repeat the other half's "
+                                   "captions and each such pair is pushed apart, -log of its mean absolute "
+                                   "difference after a Gaussian blur (beyond StyleGAN-T, after mode-seeking "
+                                   "GANs: a conditional critic judges images one at a time and does not see "
+                                   "every latent of a caption give the same image; 0: off)")
+    g_diversity_sigma: float = _f(2.0, "blur, in pixels, of the diversity term's pairs: what they differ in below "
+                                  "this scale (noise, texture) does not count")
     g_recon_fade_kimg: float = _f(50.0, "thousands of images over which --g-recon-weight fades to 0")
     augment_brightness: float = _f(0.0, "DiffAugment brightness range (0: off)")
     augment_saturation: float = _f(0.0, "DiffAugment saturation range (0: off)")
@@ -140,7 +147,7 @@ class Config:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         for name in ("num_res_blocks", "num_workers", "max_restores", "eval_every", "sample_every",
                      "checkpoint_every", "lr_g", "lr_d", "lr_text", "clip_weight", "clip_weight_stage2",
-                     "g_recon_weight", "d_pixel_weight"):
+                     "g_recon_weight", "d_pixel_weight", "g_diversity_weight", "g_diversity_sigma"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.batch_per_device is not None and self.batch_per_device <= 0:
@@ -186,7 +193,8 @@ class Config:
 # default that changes nothing.
 ADDED_FIELDS: dict[str, Any] = {"d_positions": False, "g_recon_weight": 0.0, "g_recon_fade_kimg": 50.0,
                                  "g_cross_attention": "", "g_self_attention": "", "g_attention_heads": 4,
-                                 "d_pixel_weight": 0.0, "d_pixel_channels": 64, "g_upsample": "fir"}
+                                 "d_pixel_weight": 0.0, "d_pixel_channels": 64, "g_upsample": "fir",
+                                 "g_diversity_weight": 0.0, "g_diversity_sigma": 2.0}
 
 
 # --8<-- [start:presets]

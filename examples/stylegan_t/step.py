@@ -35,14 +35,40 @@ from runtime import Dist, agree
 
 @dataclasses.dataclass
 class Batch:
-    """One accumulation round's inputs, shared by the D and the G step."""
+    """One accumulation round's inputs, shared by the D and the G step.
+
+    The fakes take the captions of the reals, except with the diversity term on: then the last
+    ``pairs`` fakes repeat the captions of the first ``pairs`` (``rows`` says whose caption each
+    fake takes), so that each such pair shares a caption and differs only in its latent."""
 
     slot: int
     reals: Tensor
     captions: list[str]
-    c: Tensor  # the frozen CLIP's text embedding (the critics' condition)
-    c_g: ganblocks.TextEncoding  # the generator's text encoding
+    c: Tensor  # the frozen CLIP's text embedding of the reals' captions (the critics' condition)
+    c_g: ganblocks.TextEncoding  # the generator's text encoding of the fakes' captions
+    c_fake: Tensor  # the critics' condition of the fakes
+    fake_captions: list[str]
+    rows: Tensor | None = None  # the real whose caption each fake takes (None: its own)
+    pairs: int = 0  # fakes[:pairs] and fakes[-pairs:] share their captions
     fakes: Tensor | None = None  # the generator's output with its graph, when computed once per iteration
+
+
+def paired_rows(n: int) -> tuple[list[int], int]:
+    """Rows of a batch of ``n`` whose captions ``n`` fakes take so that ``n // 2`` pairs share
+    one: ``[0, 1, ..., n - p - 1, 0, 1, ..., p - 1]`` with ``p = n // 2``."""
+    pairs = n // 2
+    return list(range(n - pairs)) + list(range(pairs)), pairs
+
+
+def make_batch(slot: int, reals: Tensor, captions: list[str], c: Tensor, c_g: ganblocks.TextEncoding, *,
+               paired: bool) -> Batch:
+    """A round's batch; ``paired``: the fakes' captions come in pairs (see ``Batch``)."""
+    if not paired:
+        return Batch(slot, reals, captions, c, c_g, c_fake=c, fake_captions=captions)
+    rows, pairs = paired_rows(len(captions))
+    index = torch.tensor(rows, device=c.device)
+    return Batch(slot, reals, captions, c, ganblocks.TextEncoding(*(t[index] for t in c_g)), c_fake=c[index],
+                 fake_captions=[captions[i] for i in rows], rows=index, pairs=pairs)
 
 
 class DiscriminatorLoss(nn.Module):
@@ -58,13 +84,15 @@ class DiscriminatorLoss(nn.Module):
         self.D, self.P, self.pixel_weight = D, P, pixel_weight
 
     def forward(self, reals: Tensor, fakes: Tensor, c: Tensor, sigma: float,
-                c_wrong: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+                c_wrong: Tensor | None = None, *, c_fake: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """Losses [real, fake, mismatch]; ``c_fake`` is the fakes' condition (default: ``c``)."""
+        c_fake = c if c_fake is None else c_fake
         blurred = ganblocks.gaussian_blur(reals, sigma)
         real_loss = ganblocks.hinge_d_loss_real(self.D(blurred, c).float())
-        fake_loss = ganblocks.hinge_d_loss_fake(self.D(ganblocks.gaussian_blur(fakes, sigma), c).float())
+        fake_loss = ganblocks.hinge_d_loss_fake(self.D(ganblocks.gaussian_blur(fakes, sigma), c_fake).float())
         if self.P is not None:
             real_loss = real_loss + self.pixel_weight * ganblocks.hinge_d_loss_real(self.P(reals, c).float())
-            fake_loss = fake_loss + self.pixel_weight * ganblocks.hinge_d_loss_fake(self.P(fakes, c).float())
+            fake_loss = fake_loss + self.pixel_weight * ganblocks.hinge_d_loss_fake(self.P(fakes, c_fake).float())
         mismatch = torch.zeros((), device=reals.device)
         if c_wrong is not None:  # matching-aware: a real image under a wrong caption is fake
             mismatch = ganblocks.hinge_d_loss_fake(self.D(blurred, c_wrong).float())
@@ -171,7 +199,7 @@ class TrainStep:
         update_avg = batch.slot == 0 and torch.is_grad_enabled()  # the mapping's running mean follows slot 0
         with self.autocast():
             if text_encoder:
-                return g_step(z, None, prompts=batch.captions, update_avg=update_avg)
+                return g_step(z, None, prompts=batch.fake_captions, update_avg=update_avg)
             return g_step(z, batch.c_g, update_avg=update_avg)
 
     def discriminator(self, d_loss: nn.Module, opt: torch.optim.Optimizer, g_step: nn.Module, *, step: int,
@@ -192,7 +220,7 @@ class TrainStep:
                 c = self.clip.encode_text(captions)
                 c_g = self.G.encode(captions)  # pooled embedding, word tokens and mask
                 c_wrong = self.clip.encode_text(source.wrong_captions(captions, step, slot)) if cfg.d_mismatch_weight > 0 else None
-            batch = Batch(slot, reals, captions, c, c_g)
+            batch = make_batch(slot, reals, captions, c, c_g, paired=cfg.g_diversity_weight > 0)
             if share:  # one round: G's gradients sync in the G step's backward pass, as without sharing
                 batch.fakes = self._fakes(g_step, batch, step=step, restores=restores, text_encoder=text_encoder)
                 fakes = batch.fakes.detach()
@@ -203,7 +231,8 @@ class TrainStep:
             seed_slot(cfg.seed, step, slot, 0, restores)
             with self._sync(d_loss, r):
                 with self.autocast():
-                    real_loss, fake_loss, mismatch = d_loss(reals, fakes.float(), c, sigma, c_wrong)
+                    real_loss, fake_loss, mismatch = d_loss(reals, fakes.float(), c, sigma, c_wrong,
+                                                            c_fake=batch.c_fake)
                 self._backward((real_loss + fake_loss + cfg.d_mismatch_weight * mismatch) / self.accum)
             for i, value in enumerate((real_loss, fake_loss, mismatch)):
                 stats[i] += value.item() / self.accum
@@ -214,12 +243,13 @@ class TrainStep:
                   batches: list[Batch], *, step: int, sigma: float, restores: int, clip_weight: float,
                   text_encoder: bool, recon_weight: float = 0.0) -> tuple[list[float], str]:
         """The G step on the D step's batches and fakes (kept or recomputed; stage 2: through the
-        text encoder): losses [G, CLIP, reconstruction], outcome. The reconstruction term
+        text encoder): losses [G, CLIP, reconstruction, diversity], outcome. The reconstruction term
         (``recon_weight > 0``) is the mean squared pixel error between each fake and the real
-        image of its caption."""
+        image of its caption; the diversity term (``g_diversity_weight > 0``) is the mode-seeking
+        loss of the fakes that share a caption."""
         opt.zero_grad(set_to_none=True)
         self._critics_trainable(False)
-        stats = [0.0, 0.0, 0.0]
+        stats = [0.0, 0.0, 0.0, 0.0]
         for r, batch in enumerate(batches):
             with self._sync(g_step, r):
                 fakes = batch.fakes
@@ -227,19 +257,25 @@ class TrainStep:
                     fakes = self._fakes(g_step, batch, step=step, restores=restores, text_encoder=text_encoder)
                 batch.fakes = None  # the graph is freed with the backward pass
                 seed_slot(self.cfg.seed, step, batch.slot, 2, restores)
+                c = batch.c_fake
                 with self.autocast():
-                    loss_g = ganblocks.hinge_g_loss(self.D(ganblocks.gaussian_blur(fakes, sigma), batch.c).float())
+                    loss_g = ganblocks.hinge_g_loss(self.D(ganblocks.gaussian_blur(fakes, sigma), c).float())
                     if self.P is not None:
-                        loss_g = loss_g + self.cfg.d_pixel_weight * ganblocks.hinge_g_loss(self.P(fakes, batch.c).float())
+                        loss_g = loss_g + self.cfg.d_pixel_weight * ganblocks.hinge_g_loss(self.P(fakes, c).float())
                     # the CLIP image tower runs in the autocast precision, its distance in fp32
-                    loss_clip = (self.guidance(fakes, batch.c) if clip_weight > 0
+                    loss_clip = (self.guidance(fakes, c) if clip_weight > 0
                                  else torch.zeros((), device=self.device))
-                loss_rec = ((fakes.float() - batch.reals).square().mean() if recon_weight > 0
-                            else torch.zeros((), device=self.device))
-                self._backward((loss_g + clip_weight * loss_clip + recon_weight * loss_rec) / self.accum)
-            stats[0] += loss_g.item() / self.accum
-            stats[1] += loss_clip.item() / self.accum
-            stats[2] += loss_rec.item() / self.accum
+                zero = torch.zeros((), device=self.device)
+                reals = batch.reals if batch.rows is None else batch.reals[batch.rows]
+                loss_rec = (fakes.float() - reals).square().mean() if recon_weight > 0 else zero
+                loss_div = (ganblocks.diversity_loss(fakes[:batch.pairs], fakes[-batch.pairs:],
+                                                     sigma=self.cfg.g_diversity_sigma)
+                            if batch.pairs > 0 else zero)
+                total = (loss_g + clip_weight * loss_clip + recon_weight * loss_rec
+                         + self.cfg.g_diversity_weight * loss_div)
+                self._backward(total / self.accum)
+            for i, value in enumerate((loss_g, loss_clip, loss_rec, loss_div)):
+                stats[i] += value.item() / self.accum
         stats, loss_ok = self._mean_over_ranks(stats)
         outcome = self._apply(opt, trained, loss_ok)
         if self.scaler is not None:

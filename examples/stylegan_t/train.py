@@ -356,7 +356,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
             # Logging, evaluation, samples, checkpoints (rank 0 writes; every rank saves together).
             n_window += cfg.batch
-            last = dict(zip(("loss_d_real", "loss_d_fake", "loss_d_mismatch", "loss_g", "loss_clip", "loss_rec"),
+            last = dict(zip(("loss_d_real", "loss_d_fake", "loss_d_mismatch", "loss_g", "loss_clip", "loss_rec",
+                             "loss_div"),
                             (*d_stats, *g_stats)))
             last["blur_sigma"], last["recon_weight"] = sigma, rec_w
             if progress is not None:

@@ -58,6 +58,7 @@ from .discriminator import (
 )
 from .losses import (
     CLIPGuidanceLoss as CLIPGuidanceLoss,
+    diversity_loss as diversity_loss,
     hinge_d_loss as hinge_d_loss,
     hinge_d_loss_fake as hinge_d_loss_fake,
     hinge_d_loss_real as hinge_d_loss_real,
@@ -208,6 +209,7 @@ __all__: list[str] = [
     "gaussian_blur",
     "local_batch_norm",
     "CLIPGuidanceLoss",
+    "diversity_loss",
     "hinge_d_loss",
     "hinge_d_loss_fake",
     "hinge_d_loss_real",
