@@ -13,11 +13,13 @@ from safetensors.torch import load_file
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "stylegan_t"
 sys.path.insert(0, str(EXAMPLE))
 
-# A configuration small enough for a test: 16 px, 32 channels, batch 8, tiny random backbones.
+# A configuration small enough for a test: 32 px, 32 channels, batch 8, stage 2 on the last fifth
+# of the steps (a 4-step run switches after step 3).
 TINY = [
     "--resolution", "32", "--channel-base", "1024", "--channel-max", "32", "--batch", "8",
     "--d-virtual-batch", "4", "--eval-every", "0", "--sample-every", "0", "--log-every", "1",
     "--eval-samples", "10", "--checkpoint-every", "2", "--blur-sigma", "2", "--blur-fade-kimg", "0.05",
+    "--stage2-fraction", "0.2",
 ]
 
 

@@ -14,13 +14,14 @@ if str(EXAMPLE) not in sys.path:
     sys.path.insert(0, str(EXAMPLE))
 
 # 32 px, 32 channels, batch 8 = 2 x 4 (one local batch-norm group per device), random tiny
-# backbones (no CLIP pretraining), a checkpoint every step, no evaluation.
+# backbones (no CLIP pretraining), a checkpoint every step, no evaluation, stage 2 on the last fifth
+# of the steps (a 4-step run switches after step 3).
 TINY = [
     "--resolution", "32", "--channel-base", "2048", "--channel-max", "32", "--z-dim", "8",
     "--batch", "8", "--batch-per-device", "4", "--d-virtual-batch", "4", "--d-cmap-dim", "16",
     "--clip-weights", "none", "--dino-model", "tiny", "--eval-every", "0", "--sample-every", "0",
     "--log-every", "1", "--eval-samples", "8", "--checkpoint-every", "1", "--keep-checkpoints", "2",
-    "--blur-sigma", "2", "--blur-fade-kimg", "0.05", "--no-final-eval",
+    "--blur-sigma", "2", "--blur-fade-kimg", "0.05", "--no-final-eval", "--stage2-fraction", "0.2",
 ]
 NETWORKS = ("G", "G_ema", "D")
 OPTIMIZERS = ("optim-G", "optim-text", "optim-D")
