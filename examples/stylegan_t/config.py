@@ -87,6 +87,7 @@ class Config:
     g_recon_weight: float = _f(0.0, "stage 1: weight of a pixel L2 loss between G(z, caption) and the caption's "
                                "real image, fading linearly to 0 over --g-recon-fade-kimg (beyond StyleGAN-T: "
                                "for data whose captions fix the layout, like ShapesT2I; 0: off)")
+    g_recon_fade_kimg: float = _f(50.0, "thousands of images over which --g-recon-weight fades to 0")
     g_diversity_weight: float = _f(0.0, "weight of a mode-seeking term: half the fakes repeat the other half's "
                                    "captions and each such pair is pushed apart, -log of its mean absolute "
                                    "difference after a Gaussian blur (beyond StyleGAN-T, after mode-seeking "
@@ -94,7 +95,6 @@ class Config:
                                    "every latent of a caption give the same image; 0: off)")
     g_diversity_sigma: float = _f(2.0, "blur, in pixels, of the diversity term's pairs: what they differ in below "
                                   "this scale (noise, texture) does not count")
-    g_recon_fade_kimg: float = _f(50.0, "thousands of images over which --g-recon-weight fades to 0")
     augment_brightness: float = _f(0.0, "DiffAugment brightness range (0: off)")
     augment_saturation: float = _f(0.0, "DiffAugment saturation range (0: off)")
     augment_contrast: float = _f(0.0, "DiffAugment contrast range (0: off)")

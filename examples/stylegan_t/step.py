@@ -266,8 +266,10 @@ class TrainStep:
                     loss_clip = (self.guidance(fakes, c) if clip_weight > 0
                                  else torch.zeros((), device=self.device))
                 zero = torch.zeros((), device=self.device)
-                reals = batch.reals if batch.rows is None else batch.reals[batch.rows]
-                loss_rec = (fakes.float() - reals).square().mean() if recon_weight > 0 else zero
+                loss_rec = zero
+                if recon_weight > 0:  # against the real image of each fake's caption
+                    reals = batch.reals if batch.rows is None else batch.reals[batch.rows]
+                    loss_rec = (fakes.float() - reals).square().mean()
                 loss_div = (ganblocks.diversity_loss(fakes[:batch.pairs], fakes[-batch.pairs:],
                                                      sigma=self.cfg.g_diversity_sigma)
                             if batch.pairs > 0 else zero)
