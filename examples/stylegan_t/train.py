@@ -148,6 +148,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     opt_d = torch.optim.Adam([p for p in critics.parameters() if p.requires_grad], lr=cfg.lr_d, betas=betas, eps=1e-8)
     modules = {"G": G, "G_ema": G_ema, "D": D, **({} if P is None else {"D_pixel": P})}
     optimizers = {"G": opt_g, "text": opt_text, "D": opt_d}
+
+    def use_config_hyperparameters() -> None:
+        """Loading an optimizer's state also loads the learning rate and betas it was saved with;
+        the config decides them (a resume with ``--lr-text 3e-5`` must train at 3e-5; unchanged
+        flags give the saved values, so a plain resume stays bitwise exact)."""
+        for opt, lr in ((opt_g, cfg.lr_g), (opt_text, cfg.lr_text), (opt_d, cfg.lr_d)):
+            for group in opt.param_groups:
+                group["lr"], group["betas"] = lr, betas
     if args.channels_last:  # conv outputs follow their weights' layout; saved tensors are made contiguous
         for net in (G, G_ema):
             net.synthesis.to(memory_format=torch.channels_last)
@@ -166,6 +174,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             else:
                 meta = load_checkpoint(args.resume, modules=modules, optimizers=optimizers,
                                        restore_rng=False, map_location=device)
+                use_config_hyperparameters()
                 superres = meta.get("superres")
                 if superres is not None and args.freeze_lower:
                     superres = {**superres, "freeze_lower": True}
@@ -256,6 +265,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             restored = load_checkpoint(ckpt, modules=modules, optimizers=optimizers, restore_rng=False, map_location=device)
         except CheckpointError as e:
             fail(f"{reason}, and restoring {ckpt} failed: {e}")
+        use_config_hyperparameters()
         if scaler is not None and restored.get("scaler"):
             scaler.load_state_dict(restored["scaler"])
         previous_stage = prog.stage
