@@ -104,8 +104,20 @@ def test_diagnose_checks_report_placement_and_critics(tmp_path: Path, capsys) ->
                    "--prompts", "9", "--out", str(tmp_path / "sup.json")])
     sup = json.loads((tmp_path / "sup.json").read_text())
     assert sup["steps"] == 3 and sup["prompts"] == 9 and np.isfinite(sup["loss_last"])
+    diagnose.main(["spread", str(tmp_path / "run"), "--captions", "4", "--seeds", "3", "--out", str(tmp_path / "spread.json")])
+    spread = json.loads((tmp_path / "spread.json").read_text())
+    assert spread["captions"] == 4 and spread["seeds"] == 3 and len(spread["per_caption"]) == 4
+    assert 0 <= spread["diversity"] <= 1 and 0 <= spread["all_correct"] <= 1
+    assert spread["diversity"] == np.mean([v["diversity"] for v in spread["per_caption"].values()])
+    # the raw weights with their own text encoder are the raw generator; the EMA one differs after a step
+    raw = diagnose.load_for_spread(tmp_path / "run", weights="G", text_encoder_from=None)
+    mixed = diagnose.load_for_spread(tmp_path / "run", weights="G", text_encoder_from=tmp_path / "run")
+    z_seeds = [0, 1]
+    assert torch.equal(raw.generate(["a red circle in the center"] * 2, z_seeds),
+                       mixed.generate(["a red circle in the center"] * 2, z_seeds))
     printed = capsys.readouterr().out
     assert "cells drawn" in printed and "outline of the drawn object" in printed
+    assert "4 single-object captions x 3 seeds, G_ema weights: diversity" in printed
 
 
 def test_diagnose_supervised_takes_the_trainers_config_flags(tmp_path: Path) -> None:

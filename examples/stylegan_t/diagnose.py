@@ -1,10 +1,11 @@
-r"""Why a ShapesT2I run does not follow its captions: three checks that split the blame.
+r"""Why a ShapesT2I run does not follow its captions: checks that split the blame.
 
     python examples/stylegan_t/diagnose.py where RUN        # where G draws what it is told
     python examples/stylegan_t/diagnose.py critics RUN      # do D and the guide see the edits?
     python examples/stylegan_t/diagnose.py supervised --steps 1500   # can G place objects at all?
     python examples/stylegan_t/diagnose.py supervised --steps 400 --lr 0.01 --channel-base 2048
     python examples/stylegan_t/diagnose.py blur --sigma 0.5 1 1.5  # what blurry outlines score as
+    python examples/stylegan_t/diagnose.py spread RUN --weights G  # how diverse, over many seeds
 
 ``where``: for fresh single-object prompts of seen compositions, the captioned cell against the
 cell the scorer finds (rows, columns, confusion) and the captioned shape against the found one,
@@ -30,6 +31,12 @@ Gaussian $2^{-(t/\sigma)^2}$ of the discriminator's input blur, ``--blur-sigma``
 shape the scorer finds per captioned shape. It tells how soft a generator's edges may be before
 its outlines read as another shape (blur raises the fill of a circle's bounding box towards a
 square's and flattens a triangle's skew).
+
+``spread``: the diversity score of the trainer's evaluation (each caption's spread of object
+place and size against the data's, ``ganblocks.data.diversity``) over more captions and seeds
+than the evaluation's 4 x 8, with the all-correct rate of the same images, for the EMA weights
+or the raw ones (``--weights G``), optionally with the text encoder of another checkpoint
+(``--text-encoder-from``, e.g. the end of stage 1: what stage 2's fine-tuning changed).
 
 Each prints a table and, with ``--out``, writes the numbers as JSON.
 """
@@ -227,6 +234,40 @@ def blurred_renders(sigmas: list[float], *, prompts: int, seed: int = 7) -> dict
     return result
 
 
+def spread(G: torch.nn.Module, *, captions: int, seeds: int, seed: int = 11) -> dict[str, Any]:
+    """Diversity and all-correct over ``captions`` fresh single-object prompts (three quarters
+    seen compositions, a quarter held out) x ``seeds`` latents each."""
+    from evaluate import to_uint8
+
+    from ganblocks.data import diversity_per_caption, make_eval_prompts, score_each
+
+    held_out = captions // 4
+    prompts = make_eval_prompts(seed=seed, n_single_seen=captions - held_out, n_single_heldout=held_out,
+                                n_double_seen=0, n_double_heldout=0)
+    per_caption: dict[str, dict[str, float]] = {}
+    for p in prompts:
+        with torch.no_grad():
+            images = to_uint8(G.generate([p.caption] * seeds, list(range(1000, 1000 + seeds)))).numpy()
+        hits = [s.all_correct for s in score_each(images, [p.caption] * seeds)]
+        per_caption[p.caption] = {"diversity": diversity_per_caption({p.caption: images})[p.caption],
+                                  "all_correct": float(np.mean(hits))}
+    return {"captions": len(prompts), "seeds": seeds,
+            "diversity": float(np.mean([v["diversity"] for v in per_caption.values()])),
+            "all_correct": float(np.mean([v["all_correct"] for v in per_caption.values()])),
+            "per_caption": per_caption}
+
+
+def load_for_spread(run: Path, *, weights: str, text_encoder_from: Path | None) -> torch.nn.Module:
+    """The run's generator (``weights``: ``G_ema`` or ``G``), with another checkpoint's text encoder."""
+    from ganblocks import TextToImageGenerator
+
+    G = TextToImageGenerator.from_run(run, network=weights)
+    if text_encoder_from is not None:
+        other = TextToImageGenerator.from_run(text_encoder_from, network=weights)
+        G.text_encoder.load_state_dict(other.text_encoder.state_dict())
+    return G
+
+
 def main(argv: list[str] | None = None) -> None:
     p = ArgumentParser(description=__doc__.split("Each prints")[0])
     sub = p.add_subparsers(dest="check", required=True)
@@ -246,12 +287,22 @@ def main(argv: list[str] | None = None) -> None:
     b.add_argument("--sigma", type=float, nargs="+", default=[0.5, 1.0, 1.5, 2.0],
                    help="Gaussian blur sigmas in pixels (default 0.5 1 1.5 2)")
     b.add_argument("--prompts", type=int, default=600, help="single-object prompts rendered (default 600)")
-    for q in (w, c, s, b):
+    d = sub.add_parser("spread", help="diversity and all-correct over many captions x seeds")
+    d.add_argument("run", type=Path, help="a run folder or one checkpoint folder")
+    d.add_argument("--captions", type=int, default=32, help="single-object prompts (default 32)")
+    d.add_argument("--seeds", type=int, default=24, help="latents per prompt, at least 2 (default 24)")
+    d.add_argument("--weights", choices=["G_ema", "G"], default="G_ema",
+                   help="the EMA weights (default) or the raw generator's")
+    d.add_argument("--text-encoder-from", type=Path, default=None,
+                   help="use the text encoder of this run or checkpoint folder instead")
+    for q in (w, c, s, b, d):
         q.add_argument("--out", type=Path, default=None, help="also write the numbers to this JSON file")
     args = p.parse_args(argv)
-    for name in ("prompts", "images", "steps"):
+    for name in ("prompts", "images", "steps", "captions"):
         if getattr(args, name, 1) < 1:
             p.error(f"--{name} must be positive")
+    if getattr(args, "seeds", 2) < 2:
+        p.error(f"--seeds must be at least 2 (a spread needs two images of a caption), got {args.seeds}")
     if any(sigma < 0 for sigma in getattr(args, "sigma", [])):
         p.error(f"--sigma must be zero or positive, got {' '.join(f'{x:g}' for x in args.sigma)}")
     with user_errors():  # a missing or unusable run, weights or config: one line, no traceback
@@ -266,6 +317,12 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{'edit':>12} {'images':>6} {'D prefers true':>15} {'CLIP prefers true':>18}")
             for kind, r in result.items():
                 print(f"{kind:>12} {r['images']:>6} {r['d_prefers_true']:>15.3f} {r['clip_prefers_true']:>18.3f}")
+        elif args.check == "spread":
+            G = load_for_spread(args.run, weights=args.weights, text_encoder_from=args.text_encoder_from)
+            result = spread(G, captions=args.captions, seeds=args.seeds)
+            print(f"{result['captions']} single-object captions x {result['seeds']} seeds, {args.weights} weights"
+                  + (f", text encoder of {args.text_encoder_from}" if args.text_encoder_from else "")
+                  + f": diversity {result['diversity']:.3f} of the data's, all-correct {result['all_correct']:.3f}")
         elif args.check == "blur":
             result = blurred_renders(args.sigma, prompts=args.prompts)
             print(f"{'sigma':>6} {'shape':>6}  found shape per captioned shape")
