@@ -34,9 +34,10 @@ square's and flattens a triangle's skew).
 
 ``spread``: the diversity score of the trainer's evaluation (each caption's spread of object
 place and size against the data's, ``ganblocks.data.diversity``) over more captions and seeds
-than the evaluation's 4 x 8, with the all-correct rate of the same images, for the EMA weights
-or the raw ones (``--weights G``), optionally with the text encoder of another checkpoint
-(``--text-encoder-from``, e.g. the end of stage 1: what stage 2's fine-tuning changed).
+than the evaluation's four captions, with the all-correct rate of the same images, for the EMA
+weights or the raw ones (``--weights G``), optionally with the text encoder of another
+checkpoint (``--text-encoder-from``, e.g. the end of stage 1: what stage 2's fine-tuning
+changed).
 
 Each prints a table and, with ``--out``, writes the numbers as JSON.
 """

@@ -156,6 +156,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for opt, lr in ((opt_g, cfg.lr_g), (opt_text, cfg.lr_text), (opt_d, cfg.lr_d)):
             for group in opt.param_groups:
                 group["lr"], group["betas"] = lr, betas
+
     if args.channels_last:  # conv outputs follow their weights' layout; saved tensors are made contiguous
         for net in (G, G_ema):
             net.synthesis.to(memory_format=torch.channels_last)
