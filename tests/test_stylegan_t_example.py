@@ -109,7 +109,7 @@ def test_diagnose_checks_report_placement_and_critics(tmp_path: Path, capsys) ->
     assert spread["captions"] == 4 and spread["seeds"] == 3 and len(spread["per_caption"]) == 4
     assert 0 <= spread["diversity"] <= 1 and 0 <= spread["all_correct"] <= 1
     assert spread["diversity"] == np.mean([v["diversity"] for v in spread["per_caption"].values()])
-    # the raw weights with their own text encoder are the raw generator; the EMA one differs after a step
+    # the raw weights with their own run's text encoder put back are the raw generator unchanged
     raw = diagnose.load_for_spread(tmp_path / "run", weights="G", text_encoder_from=None)
     mixed = diagnose.load_for_spread(tmp_path / "run", weights="G", text_encoder_from=tmp_path / "run")
     z_seeds = [0, 1]

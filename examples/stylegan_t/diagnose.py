@@ -245,13 +245,13 @@ def spread(G: torch.nn.Module, *, captions: int, seeds: int, seed: int = 11) -> 
     held_out = captions // 4
     prompts = make_eval_prompts(seed=seed, n_single_seen=captions - held_out, n_single_heldout=held_out,
                                 n_double_seen=0, n_double_heldout=0)
-    per_caption: dict[str, dict[str, float]] = {}
+    images, hits = {}, {}
     for p in prompts:
         with torch.no_grad():
-            images = to_uint8(G.generate([p.caption] * seeds, list(range(1000, 1000 + seeds)))).numpy()
-        hits = [s.all_correct for s in score_each(images, [p.caption] * seeds)]
-        per_caption[p.caption] = {"diversity": diversity_per_caption({p.caption: images})[p.caption],
-                                  "all_correct": float(np.mean(hits))}
+            images[p.caption] = to_uint8(G.generate([p.caption] * seeds, list(range(1000, 1000 + seeds)))).numpy()
+        hits[p.caption] = float(np.mean([s.all_correct for s in score_each(images[p.caption], [p.caption] * seeds)]))
+    per_caption = {caption: {"diversity": value, "all_correct": hits[caption]}
+                   for caption, value in diversity_per_caption(images).items()}
     return {"captions": len(prompts), "seeds": seeds,
             "diversity": float(np.mean([v["diversity"] for v in per_caption.values()])),
             "all_correct": float(np.mean([v["all_correct"] for v in per_caption.values()])),

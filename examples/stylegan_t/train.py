@@ -149,13 +149,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     modules = {"G": G, "G_ema": G_ema, "D": D, **({} if P is None else {"D_pixel": P})}
     optimizers = {"G": opt_g, "text": opt_text, "D": opt_d}
 
+    # Loading an optimizer's state also loads the settings (learning rate, betas) it was saved
+    # with; the optimizers as built from this config decide them (a resume with --lr-text 3e-5
+    # must train at 3e-5; unchanged flags give the saved values, so a plain resume stays bitwise).
+    configured = {name: [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]
+                  for name, opt in optimizers.items()}
+
     def use_config_hyperparameters() -> None:
-        """Loading an optimizer's state also loads the learning rate and betas it was saved with;
-        the config decides them (a resume with ``--lr-text 3e-5`` must train at 3e-5; unchanged
-        flags give the saved values, so a plain resume stays bitwise exact)."""
-        for opt, lr in ((opt_g, cfg.lr_g), (opt_text, cfg.lr_text), (opt_d, cfg.lr_d)):
-            for group in opt.param_groups:
-                group["lr"], group["betas"] = lr, betas
+        for name, opt in optimizers.items():
+            for group, settings in zip(opt.param_groups, configured[name]):
+                group.update(settings)
 
     if args.channels_last:  # conv outputs follow their weights' layout; saved tensors are made contiguous
         for net in (G, G_ema):
