@@ -43,8 +43,9 @@ def run_config(**overrides: Any) -> "Any":
 
 def fake_run(run: Path, cfg: Any = None, *, steps: tuple[int, ...] = (4,), final_eval: dict | None = None,
              config_dict: dict | None = None) -> Path:
-    """A run folder as the example's trainer writes it (G, G_ema and the meta), without training:
-    each step's G_ema gets different random weights. Returns the run folder."""
+    """A run folder as the example's trainer writes it (G, G_ema and the meta, the run's
+    ``config.json`` at the top), without training: each step's G_ema gets different random
+    weights. Returns the run folder."""
     from ganblocks.training import save_checkpoint
     from model import build_generator, create_frozen_clip
 
@@ -58,6 +59,7 @@ def fake_run(run: Path, cfg: Any = None, *, steps: tuple[int, ...] = (4,), final
         meta = {"config": config_dict or dataclasses.asdict(cfg), "step": step, "images_seen": step * cfg.batch,
                 "stage": "generator", "restores": 0, "preset": "shapes"}
         save_checkpoint(run, step=step, modules={"G": G, "G_ema": G_ema}, optimizers={}, meta=meta, rng=False)
+    (run / "config.json").write_text(json.dumps(config_dict or dataclasses.asdict(cfg)))
     if final_eval is not None:
         (run / "final_eval.json").write_text(json.dumps(final_eval))
     return run

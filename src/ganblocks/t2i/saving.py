@@ -114,6 +114,8 @@ def load_pretrained(cls: type[G], name_or_path: str | os.PathLike, *, device: st
     text = os.fspath(name_or_path)
     path = Path(text)
     if path.is_dir():
+        if is_run_folder(path):  # first: a run folder also holds a config.json (the run's settings)
+            return load_run(cls, path, device=device)
         config_file, weights_file = path / CONFIG_FILE, path / WEIGHTS_FILE
         if config_file.is_file() or weights_file.is_file():
             for f in (config_file, weights_file):
@@ -121,8 +123,6 @@ def load_pretrained(cls: type[G], name_or_path: str | os.PathLike, *, device: st
                     raise FileNotFoundError(f"{path} has no {f.name}; a saved generator holds "
                                             f"{CONFIG_FILE} and {WEIGHTS_FILE} (written by save_pretrained)")
             return _load_files(cls, config_file, weights_file, str(path), device)
-        if is_run_folder(path):
-            return load_run(cls, path, device=device)
         raise FileNotFoundError(f"{path} holds neither a saved generator nor a training run; expected {_EXPECTED}")
     if path.exists():
         raise FileNotFoundError(f"{path} is a file; expected {_EXPECTED}")
