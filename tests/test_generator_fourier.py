@@ -57,6 +57,35 @@ def test_translation_by_whole_pixels_shifts_the_image(seed, w_dim, c, size, step
     torch.testing.assert_close(shifted[..., :-steps, :], base[..., steps:, :])
 
 
+@given(seed=seeds, w_dim=w_dims, c=channels, size=sizes, steps=st.integers(1, 3),
+       rate=st.sampled_from([4.0, 8.0]), turn=st.floats(-3.0, 3.0))
+def test_shift_adds_to_the_learned_translation(seed, w_dim, c, size, steps, rate, turn):
+    torch.manual_seed(seed)
+    module = FourierFeatures(w_dim, c, size=size, sampling_rate=rate, dtype=f64)
+    # a learned rotation and translation: the shift moves the features in the rotated frame
+    _with_transform(module, 1.0, turn, 0.3, -0.2)
+    w = torch.randn(2, w_dim, dtype=f64)
+    shift = torch.tensor([[steps / rate, 0.0], [0.0, 0.5 / rate]], dtype=f64)
+    out = module(w, shift=shift)
+    # no shift and a zero shift are the learned transform alone
+    torch.testing.assert_close(module(w, shift=torch.zeros(2, 2, dtype=f64)), module(w))
+    # the affine's translation is divided by |(cos, sin)|: the same move through the bias
+    norm = (1.0 + turn**2) ** 0.5
+    moved = _with_transform(module, 1.0, turn, 0.3 + norm * steps / rate, -0.2)(w[:1])
+    torch.testing.assert_close(out[:1], moved)
+    moved = _with_transform(module, 1.0, turn, 0.3, -0.2 + norm * 0.5 / rate)(w[1:])
+    torch.testing.assert_close(out[1:], moved)
+
+
+@given(seed=seeds, w_dim=w_dims, c=channels, size=sizes, steps=st.integers(1, 3))
+def test_a_whole_pixel_shift_moves_the_identity_features_by_that_many_pixels(seed, w_dim, c, size, steps):
+    torch.manual_seed(seed)
+    module = FourierFeatures(w_dim, c, size=size, sampling_rate=8.0, dtype=f64)
+    w = torch.randn(1, w_dim, dtype=f64)
+    shifted = module(w, shift=torch.tensor([[steps / 8.0, 0.0]], dtype=f64))
+    torch.testing.assert_close(shifted[..., :, :-steps], module(w)[..., :, steps:])
+
+
 @given(seed=seeds, w_dim=w_dims, c=channels, size=sizes)
 def test_quarter_turn_rotates_the_image(seed, w_dim, c, size):
     torch.manual_seed(seed)
@@ -90,3 +119,5 @@ def test_every_parameter_gets_a_finite_gradient():
 def test_errors():
     with runtime_typecheck_disabled(), pytest.raises(ValueError, match=r"^w has shape \[2, 4\], expected \[\?, 5\]"):
         FourierFeatures(5, 8)(torch.randn(2, 4))
+    with runtime_typecheck_disabled(), pytest.raises(ValueError, match=r"^shift has shape \[3, 2\], expected \[2, 2\]"):
+        FourierFeatures(5, 8)(torch.randn(2, 5), shift=torch.zeros(3, 2))

@@ -94,3 +94,27 @@ def test_import_ganblocks_does_not_import_huggingface_hub() -> None:
     code = ("import sys, ganblocks; assert 'huggingface_hub' not in sys.modules; "
             "ganblocks.TextToImageGenerator; assert 'huggingface_hub' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@settings(max_examples=5, deadline=None)
+@given(seeds, st.floats(0.0, 1.0))
+def test_input_shift_translates_the_fourier_input_by_the_latent(seed: int, psi: float) -> None:
+    plain = tiny_generator(seed)
+    shifted = tiny_generator(seed, input_shift=0.05)  # the same weights: the shift has none
+    z = torch.randn(3, plain.z_dim, generator=torch.Generator().manual_seed(seed))
+    c = plain.encode(PROMPTS)
+    w = plain.mapping(z, c.embedding, truncation_psi=psi)
+    expected = plain.synthesis(w, tokens=c.tokens, mask=c.mask, noise_mode="const", shift=0.05 * psi * z[:, :2])
+    torch.testing.assert_close(shifted(z, c, truncation_psi=psi, noise_mode="const"), expected)
+    # off (the default): the learned transform alone; generate stays a function of prompt and seed
+    torch.testing.assert_close(plain(z, c, truncation_psi=psi, noise_mode="const"),
+                               plain.synthesis(w, tokens=c.tokens, mask=c.mask, noise_mode="const"))
+    assert torch.equal(shifted.generate(PROMPTS, SEEDS), shifted.generate(PROMPTS, SEEDS))
+
+
+def test_input_shift_is_read_from_run_configs_and_checked() -> None:
+    assert GeneratorConfig.from_run_config({"resolution": 32, "g_input_shift": 0.02}).input_shift == 0.02
+    with pytest.raises(ValueError, match=r"input_shift must be a number in \[0, 1\)"):
+        GeneratorConfig(resolution=16, input_shift=-0.1)
+    with pytest.raises(ValueError, match="input_shift reads two latent coordinates"):
+        GeneratorConfig(resolution=16, z_dim=1, input_shift=0.1)

@@ -27,7 +27,10 @@ class FourierFeatures(nn.Module):
 
     with $M$ a learned $C \times C$ channel mix (initialised from $\mathcal N(0, 1)$). The grid
     holds the centres of `size` $\times$ `size` pixels covering
-    $[-\tfrac{s}{2 r}, \tfrac{s}{2 r}]^2$ for size $s$ and sampling rate $r$.
+    $[-\tfrac{s}{2 r}, \tfrac{s}{2 r}]^2$ for size $s$ and sampling rate $r$. An optional
+    `shift` $\delta$ per sample is added to the learned translation, $t \to t + \delta$, in the
+    grid's units ($\delta = 1/r$ moves the features by one pixel): a translation the caller
+    draws (e.g. from the latent) that the network cannot learn away through $A$.
 
     Args:
         w_dim: Width of the latent $w$.
@@ -87,12 +90,16 @@ class FourierFeatures(nn.Module):
         return torch.stack([xs, ys], dim=-1)
 
     def forward(
-        self, w: Float[Tensor, "b {self.w_dim}"]
+        self, w: Float[Tensor, "b {self.w_dim}"], *, shift: Float[Tensor, "b 2"] | None = None
     ) -> Float[Tensor, "b {self.channels} {self.size} {self.size}"]:
+        """The features for `w`, translated further by `shift` (`(x, y)` per sample) if given."""
         check_shape("w", w, (None, self.w_dim))
         t = self.affine(w)
         t = t / t[:, :2].norm(dim=1, keepdim=True)
         cos, sin, tx, ty = t.unbind(dim=1)
+        if shift is not None:
+            check_shape("shift", shift, (w.shape[0], 2))
+            tx, ty = tx + shift[:, 0].to(tx.dtype), ty + shift[:, 1].to(ty.dtype)
         # <R p + t, f> = <p, R^T f> + <t, f>: rotate the frequencies, shift the phases.
         rot_t = torch.stack([torch.stack([cos, sin], -1), torch.stack([-sin, cos], -1)], -2)
         freqs = torch.einsum("bij,cj->bci", rot_t, self.freqs)  # rows of R^T f_c

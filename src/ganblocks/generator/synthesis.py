@@ -379,9 +379,11 @@ class SynthesisNetwork(nn.Module):
         tokens: Float[Tensor, "b n t"] | None = None,
         mask: Bool[Tensor, "b n"] | None = None,
         noise_mode: NoiseMode = "random",
+        shift: Float[Tensor, "b 2"] | None = None,
     ) -> Float[Tensor, "b {self.img_channels} {self.resolution} {self.resolution}"]:
         """The image of `w`; `tokens` and `mask` (e.g. a `TextEncoding`'s) when the network
-        attends to text tokens, ignored otherwise."""
+        attends to text tokens, ignored otherwise; `shift` translates the Fourier input further
+        (see `FourierFeatures`; in image sides, since the input grid spans one unit)."""
         check_shape("w", w, (None, self.w_dim))
         if self.cross_attention:
             if tokens is None or mask is None:
@@ -394,7 +396,7 @@ class SynthesisNetwork(nn.Module):
                 raise ValueError(f"tokens has batch {tokens.shape[0]}, w has {w.shape[0]}: pass one caption per image")
         else:
             tokens = mask = None
-        x = self.input(w)
+        x = self.input(w, shift=shift)
         img = None
         for block in self.blocks.values():
             x, img = block(x, img, w, tokens=tokens, mask=mask, noise_mode=noise_mode,

@@ -18,7 +18,7 @@ __all__ = ["GeneratorConfig", "RUN_CONFIG_NAMES", "clip_quick_gelu", "parse_reso
 RUN_CONFIG_NAMES: Mapping[str, str] = {
     "text_encoder": "clip_model", "cross_attention": "g_cross_attention",
     "self_attention": "g_self_attention", "attention_heads": "g_attention_heads",
-    "upsample": "g_upsample",
+    "upsample": "g_upsample", "input_shift": "g_input_shift",
 }
 """Fields whose name in the StyleGAN-T example's run config differs: ours -> the run's."""
 
@@ -49,6 +49,9 @@ class GeneratorConfig:
             (beyond StyleGAN-T, after GigaGAN; empty: the global text vector only).
         self_attention: Block resolutions with self-attention over their pixels.
         attention_heads: Heads of the attention layers.
+        input_shift: Standard deviation, in image sides, of a translation of the synthesis
+            network's Fourier input read from the latent: its first two coordinates times this
+            (times the truncation $\psi$). 0: off, the input moves only as the mapping decides.
     """
 
     resolution: int
@@ -65,6 +68,7 @@ class GeneratorConfig:
     cross_attention: tuple[int, ...] = ()
     self_attention: tuple[int, ...] = ()
     attention_heads: int = 4
+    input_shift: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("cross_attention", "self_attention"):
@@ -84,6 +88,11 @@ class GeneratorConfig:
         if self.upsample not in UPSAMPLE_TAPS:
             names = " or ".join(repr(k) for k in UPSAMPLE_TAPS)
             raise ValueError(f"upsample must be {names}, got {self.upsample!r}")
+        shift = self.input_shift
+        if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not 0 <= shift < 1:
+            raise ValueError(f"input_shift must be a number in [0, 1) (image sides), got {shift!r}")
+        if shift > 0 and self.z_dim < 2:
+            raise ValueError(f"input_shift reads two latent coordinates; z_dim is {self.z_dim}")
         if not isinstance(self.text_encoder, str) or not self.text_encoder:
             raise ValueError(f"text_encoder must be an open_clip model name, got {self.text_encoder!r}")
 

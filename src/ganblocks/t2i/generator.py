@@ -124,6 +124,10 @@ class TextToImageGenerator(
             truncation_psi: 1 = no truncation, 0 = the mean latent of each prompt.
             noise_mode: Per-pixel noise: ``"random"``, ``"const"`` (fixed) or ``"none"``.
             update_avg: Update the mapping's running mean (default: in training mode).
+
+        With ``config.input_shift`` $\sigma > 0$ the Fourier input is also translated by
+        $\sigma\,\psi\,(z_0, z_1)$ image sides: where the latent puts the picture is part of the
+        model rather than something the mapping may learn to drop.
         """
         if (c is None) == (prompts is None):
             raise ValueError("pass exactly one of c (text embeddings) and prompts")
@@ -138,7 +142,10 @@ class TextToImageGenerator(
                 f"(cross_attention={list(self.config.cross_attention)}): pass c=G.encode(prompts) "
                 "or prompts=, not a pooled embedding alone")
         w = self.mapping(z, c, truncation_psi=truncation_psi, update_avg=update_avg)
-        return self.synthesis(w, tokens=tokens, mask=mask, noise_mode=noise_mode)
+        shift = None
+        if self.config.input_shift > 0:
+            shift = (self.config.input_shift * truncation_psi) * z[:, :2]
+        return self.synthesis(w, tokens=tokens, mask=mask, noise_mode=noise_mode, shift=shift)
 
     @torch.no_grad()
     def generate(
