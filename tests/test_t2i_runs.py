@@ -74,6 +74,7 @@ def test_a_trained_run_exports_and_loads_from_any_script(tmp_path: Path) -> None
 
     G = TextToImageGenerator.from_run(tmp_path / "run")
     _same(G, load_generator(tmp_path / "run")[0])
+    _same(G, TextToImageGenerator.from_pretrained(tmp_path / "run"))  # as the README loads a run
     r = subprocess.run([sys.executable, str(EXAMPLE / "generate.py"), "--checkpoint", str(tmp_path / "run"),
                         "--export-model", str(tmp_path / "model")], env=train_helpers.env(),
                        capture_output=True, text=True, check=True)
