@@ -201,6 +201,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         """Freeze/unfreeze for a stage; wrap the trained parts in DDP when distributed."""
         set_trainable(G, False)
         if name == "text-encoder":
+            # Stage 2 tunes the text encoder for the generator that is kept, the EMA one: the
+            # frozen mapping and synthesis take G_ema's weights (a no-op once they hold them), so
+            # the EMA does not drift from its average towards the last raw weights meanwhile.
+            with torch.no_grad():
+                G.mapping.load_state_dict(G_ema.mapping.state_dict())
+                G.synthesis.load_state_dict(G_ema.synthesis.state_dict())
             set_trainable(G.text_encoder, True)
             trained, opt, weight = list(G.text_encoder.parameters()), opt_text, cfg.clip_weight_stage2
         else:
