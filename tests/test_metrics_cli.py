@@ -75,6 +75,22 @@ def test_example_evaluate_adds_the_metrics_to_its_report(run_dir: Path, capsys: 
     assert report["clip_model"] == "tiny (random weights, seed 0)"
 
 
+def test_example_evaluate_takes_another_text_encoder_and_the_raw_weights(run_dir: Path, tmp_path: Path) -> None:
+    import evaluate
+
+    def scores(*flags: str) -> dict:
+        out = tmp_path / "report.json"
+        evaluate.main(["--checkpoint", str(run_dir), "--samples", "8", "--out", str(out), *flags])
+        return json.loads(out.read_text())
+
+    ema = scores()
+    assert ema["count"] == 8
+    assert scores("--text-encoder-from", str(run_dir)) == ema  # its own text encoder put back changes nothing
+    with pytest.raises(SystemExit) as err:  # this run folder holds only the EMA weights
+        scores("--weights", "G")
+    assert err.value.code == 2
+
+
 def test_an_image_folder_is_a_reference(run_dir: Path, tmp_path: Path) -> None:
     from data_samples import write_folder
 

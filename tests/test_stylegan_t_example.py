@@ -110,8 +110,10 @@ def test_diagnose_checks_report_placement_and_critics(tmp_path: Path, capsys) ->
     assert 0 <= spread["diversity"] <= 1 and 0 <= spread["all_correct"] <= 1
     assert spread["diversity"] == np.mean([v["diversity"] for v in spread["per_caption"].values()])
     # the raw weights with their own run's text encoder put back are the raw generator unchanged
-    raw = diagnose.load_for_spread(tmp_path / "run", weights="G", text_encoder_from=None)
-    mixed = diagnose.load_for_spread(tmp_path / "run", weights="G", text_encoder_from=tmp_path / "run")
+    from generate import load_generator
+
+    raw, _ = load_generator(tmp_path / "run", weights="G")
+    mixed, _ = load_generator(tmp_path / "run", weights="G", text_encoder_from=tmp_path / "run")
     z_seeds = [0, 1]
     assert torch.equal(raw.generate(["a red circle in the center"] * 2, z_seeds),
                        mixed.generate(["a red circle in the center"] * 2, z_seeds))

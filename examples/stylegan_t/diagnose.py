@@ -258,17 +258,6 @@ def spread(G: torch.nn.Module, *, captions: int, seeds: int, seed: int = 11) -> 
             "per_caption": per_caption}
 
 
-def load_for_spread(run: Path, *, weights: str, text_encoder_from: Path | None) -> torch.nn.Module:
-    """The run's generator (``weights``: ``G_ema`` or ``G``), with another checkpoint's text encoder."""
-    from ganblocks import TextToImageGenerator
-
-    G = TextToImageGenerator.from_run(run, network=weights)
-    if text_encoder_from is not None:
-        other = TextToImageGenerator.from_run(text_encoder_from, network=weights)
-        G.text_encoder.load_state_dict(other.text_encoder.state_dict())
-    return G
-
-
 def main(argv: list[str] | None = None) -> None:
     p = ArgumentParser(description=__doc__.split("Each prints")[0])
     sub = p.add_subparsers(dest="check", required=True)
@@ -319,7 +308,9 @@ def main(argv: list[str] | None = None) -> None:
             for kind, r in result.items():
                 print(f"{kind:>12} {r['images']:>6} {r['d_prefers_true']:>15.3f} {r['clip_prefers_true']:>18.3f}")
         elif args.check == "spread":
-            G = load_for_spread(args.run, weights=args.weights, text_encoder_from=args.text_encoder_from)
+            from generate import load_generator
+
+            G, _ = load_generator(args.run, weights=args.weights, text_encoder_from=args.text_encoder_from)
             result = spread(G, captions=args.captions, seeds=args.seeds)
             print(f"{result['captions']} single-object captions x {result['seeds']} seeds, {args.weights} weights"
                   + (f", text encoder of {args.text_encoder_from}" if args.text_encoder_from else "")

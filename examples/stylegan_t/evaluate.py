@@ -100,6 +100,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--checkpoint", type=Path, required=True, help="a run folder (its latest checkpoint) or one checkpoint folder")
     p.add_argument("--samples", type=int, default=256, help="number of prompts scored")
     p.add_argument("--truncation", type=float, default=1.0, help="truncation psi")
+    p.add_argument("--weights", choices=("G_ema", "G"), default="G_ema", help="the EMA generator weights "
+                   "(default) or the raw ones")
+    p.add_argument("--text-encoder-from", type=Path, default=None, help="use this run's or checkpoint's text "
+                   "encoder instead (e.g. one from stage 1, to score a generator without its stage 2)")
     p.add_argument("--out", type=Path, default=None, help="write the JSON report here (default: print it)")
     p.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda or cuda:N")
     p.add_argument("--metrics", default=None, help="also compute these ganblocks.metrics, comma-separated from "
@@ -114,7 +118,8 @@ def main(argv: list[str] | None = None) -> None:
     with user_errors():
         device = resolve_device(args.device)
     with user_errors(f"cannot load a generator from {args.checkpoint}"):
-        G, cfg = load_generator(args.checkpoint, device=device)
+        G, cfg = load_generator(args.checkpoint, device=device, weights=args.weights,
+                                text_encoder_from=args.text_encoder_from)
     with user_errors():
         extra = {}
         if args.metrics:  # first: a missing weights file fails before the ShapesT2I scoring

@@ -50,19 +50,26 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def load_generator(checkpoint: str | Path, *, device: str | torch.device = "cpu") -> tuple[nn.Module, Config]:
+def load_generator(checkpoint: str | Path, *, device: str | torch.device = "cpu", weights: str = "G_ema",
+                   text_encoder_from: str | Path | None = None) -> tuple[nn.Module, Config]:
     """The EMA generator of a run folder (its latest checkpoint) or of one checkpoint folder, and
     the run's config.
 
     The generator is ``ganblocks.TextToImageGenerator.from_run(checkpoint)``: only its weights
     are read (safetensors); the frozen networks are not needed, the generator carries its own
-    text encoder.
+    text encoder. ``weights="G"`` reads the raw generator weights instead of the EMA ones;
+    ``text_encoder_from`` puts another checkpoint's text encoder (the same ``weights``) in, to
+    tell what the text encoder contributes from what the rest of the generator does.
     """
     from ganblocks import TextToImageGenerator
     from ganblocks.training import read_checkpoint_meta
 
     cfg = Config.from_dict(read_checkpoint_meta(checkpoint)["config"])
-    return TextToImageGenerator.from_run(checkpoint, device=device), cfg
+    G = TextToImageGenerator.from_run(checkpoint, device=device, network=weights)
+    if text_encoder_from is not None:
+        other = TextToImageGenerator.from_run(text_encoder_from, device=device, network=weights)
+        G.text_encoder.load_state_dict(other.text_encoder.state_dict())
+    return G, cfg
 
 
 def export(checkpoint: Path, folder: Path) -> None:
