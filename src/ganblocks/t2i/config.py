@@ -51,7 +51,7 @@ class GeneratorConfig:
         attention_heads: Heads of the attention layers.
         input_shift: Standard deviation, in image sides, of a translation of the synthesis
             network's Fourier input read from the latent: its first two coordinates times this
-            (times the truncation $\psi$). 0: off, the input moves only as the mapping decides.
+            (times the truncation $\\psi$). 0: off, the input moves only as the mapping decides.
     """
 
     resolution: int
