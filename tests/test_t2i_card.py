@@ -18,7 +18,8 @@ def test_saved_card_has_metadata_config_training_and_scores(tmp_path: Path) -> N
     assert "text-to-image" in card.data.tags
     text = card.text
     for name, value in G.config.to_dict().items():
-        assert f"| {name} | {value} |" in text
+        shown = f"{value:.4g}" if isinstance(value, float) else value  # floats as in the scores table
+        assert f"| {name} | {shown} |" in text
     assert "| training data | my_images |" in text and "| training steps | 40 |" in text
     assert "| all_correct | 0.25 |" in text and "| fid | 31 |" in text and "Measured by final_eval.json" in text
     assert "TextToImageGenerator.from_pretrained" in text
