@@ -74,3 +74,24 @@ def test_bad_tokens_and_masks_are_named():
         check_token_mask(tokens, empty, text_dim=8)
     with runtime_typecheck_disabled(), pytest.raises(ValueError, match="impl"):
         attention(tokens[:, None], tokens[:, None], tokens[:, None], impl="flash")
+
+
+@given(h=st.integers(2, 10), w=st.integers(2, 10), f=st.integers(1, 4), dx=st.integers(0, 1),
+       dy=st.integers(0, 1))
+def test_a_whole_pixel_shift_gives_each_pixel_its_neighbours_position(h, w, f, dx, dy):
+    # shift (dx/w, dy/h) image sides: pixel (i, j) gets the code of pixel (i + dy, j + dx)
+    # (to float32 rounding: the codes are computed in float32)
+    base = grid_positions(h, w, f, dtype=torch.float64).reshape(h, w, 4 * f)
+    shift = torch.tensor([[dx / w, dy / h], [0.0, 0.0]], dtype=torch.float64)
+    moved = grid_positions(h, w, f, shift=shift, dtype=torch.float64).reshape(2, h, w, 4 * f)
+    torch.testing.assert_close(moved[0, : h - dy, : w - dx], base[dy:, dx:], atol=1e-5, rtol=0)
+    torch.testing.assert_close(moved[1], base)  # a zero shift is no shift
+
+
+def test_a_sub_pixel_shift_moves_the_codes_continuously():
+    base = grid_positions(8, 8, 3, dtype=torch.float64)
+    small = grid_positions(8, 8, 3, shift=torch.tensor([[1e-4, -1e-4]], dtype=torch.float64), dtype=torch.float64)
+    assert small.shape == (1, 64, 12)
+    assert 0 < (small[0] - base).abs().max() < 1e-2
+    with runtime_typecheck_disabled(), pytest.raises(ValueError, match=r"shift has shape \[2, 3\], expected \[\?, 2\]"):
+        grid_positions(8, 8, 3, shift=torch.zeros(2, 3))

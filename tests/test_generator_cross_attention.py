@@ -142,3 +142,17 @@ def test_bad_input_is_named():
             block(x, tokens[:1], mask[:1])
     with pytest.raises(ValueError, match="positive"):
         TextCrossAttention(0, 6)
+
+
+@given(seed=seeds, b=st.integers(1, 3), n=token_counts, dx=st.integers(0, 2), dy=st.integers(0, 2))
+def test_a_shift_translates_what_the_attention_adds(seed, b, n, dx, dy):
+    # on a feature map constant over space only the position encoding tells pixels apart, so a
+    # shift of whole pixels moves the output by as many pixels (the codes are float32)
+    side = 8
+    block = _block(seed)
+    x, tokens, mask = _inputs(seed, b, 16, 1, n, 12)
+    x = x.expand(b, 16, side, side).contiguous()
+    shift = torch.tensor([[dx / side, dy / side]], dtype=f64).expand(b, 2)
+    moved, base = block(x, tokens, mask, shift=shift), block(x, tokens, mask)
+    torch.testing.assert_close(moved[..., : side - dy, : side - dx], base[..., dy:, dx:], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(block(x, tokens, mask, shift=torch.zeros(b, 2, dtype=f64)), base)

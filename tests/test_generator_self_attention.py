@@ -109,3 +109,14 @@ def test_bad_input_is_named():
         block(torch.randn(2, 9, 4, 4))
     with runtime_typecheck_disabled(), pytest.raises(ValueError, match="logits must be"):
         SpatialSelfAttention(8, logits="cosine")
+
+
+@given(seed=seeds, logits=st.sampled_from(["qk_norm", "l2", "dot"]))
+def test_a_shift_moves_each_samples_position_encoding_alone(seed, logits):
+    block = _block(seed, logits)
+    x = _x(seed, 2, 4)
+    shift = torch.tensor([[0.25, 0.0], [0.0, 0.0]], dtype=f64)
+    out = block(x, shift=shift)
+    torch.testing.assert_close(out[1:], block(x[1:]))  # a zero shift is no shift
+    torch.testing.assert_close(out[:1], block(x[:1], shift=shift[:1]))
+    assert not torch.allclose(out[:1], block(x[:1]))

@@ -248,3 +248,27 @@ def test_attention_options_are_checked():
             net(torch.randn(2, 20), tokens=tokens, mask=torch.zeros_like(mask))
         with pytest.raises(ValueError, match="one caption per image"):
             net(torch.randn(3, 20), tokens=tokens, mask=mask)
+
+
+def test_a_shift_reaches_every_attention_layer_and_translates_the_picture():
+    torch.manual_seed(0)
+    net = _attention_net(cross_attention=(8, 16), self_attention=(8,), attention_layer_scale=1.0).double()
+    seen = []
+    record = lambda module, args, kwargs: seen.append(kwargs.get("shift"))  # noqa: E731
+    for block in net.blocks.values():
+        for layer in (block.cross_attn, block.self_attn):
+            if layer is not None:
+                layer.register_forward_pre_hook(record, with_kwargs=True)
+    w = torch.randn(2, 20, dtype=torch.float64)
+    tokens, mask = _tokens(2)
+    shift = torch.tensor([[1 / 8, 0.0], [0.0, 1 / 8]], dtype=torch.float64)  # one input pixel
+    base = net(w, tokens=tokens.double(), mask=mask, noise_mode="none")
+    assert seen == [None] * 3
+    seen.clear()
+    moved = net(w, tokens=tokens.double(), mask=mask, noise_mode="none", shift=shift)
+    assert len(seen) == 3 and all(s is shift for s in seen)
+    # the picture moves by 4 px at 32 px (content at q appears at q - shift); the convolutions'
+    # zero padding keeps it from being exact, but it is far closer than no move
+    def error(a, b):
+        return float((a[0, ..., :-4] - b[0, ..., 4:]).abs().mean() + (a[1, ..., :-4, :] - b[1, ..., 4:, :]).abs().mean())
+    assert error(moved, base) < 0.5 * error(base, base)

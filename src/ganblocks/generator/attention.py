@@ -13,7 +13,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from ganblocks._typing import Bool, Float, Tensor
+from ganblocks._typing import Bool, Float, Tensor, check_shape
 
 __all__ = ["AttentionImpl", "attention", "grid_positions", "check_token_mask"]
 
@@ -65,14 +65,20 @@ def attention(
 
 def grid_positions(
     height: int, width: int, num_frequencies: int, *,
+    shift: Float[Tensor, "b 2"] | None = None,
     device: torch.device | str | None = None, dtype: torch.dtype | None = None,
-) -> Float[Tensor, "hw f"]:
+) -> Float[Tensor, "*b hw f"]:
     r"""Fourier features of the pixel centres of an `height x width` grid, row by row.
 
     With coordinates $u, v \in (-1, 1)$ of each pixel centre and frequencies
     $\omega_k = \pi 2^k$, $k < F$: $[\sin \omega_k u, \cos \omega_k u, \sin \omega_k v,
     \cos \omega_k v]_k$, $4F$ features per pixel. The same relative place gets the same
     features at every resolution.
+
+    `shift` $\delta = (\delta_x, \delta_y)$ per sample, in image sides, gives every pixel the
+    features of the place $\delta$ further on, $(u + 2\delta_x, v + 2\delta_y)$: what a layer
+    draws at a place then appears $\delta$ earlier, the translation `FourierFeatures` applies to
+    the synthesis input for the same `shift`. The result is then `[b, hw, 4F]`.
     """
     if height < 1 or width < 1 or num_frequencies < 1:
         raise ValueError(
@@ -81,8 +87,13 @@ def grid_positions(
     ys = (torch.arange(height, device=device, dtype=torch.float32) + 0.5) / height * 2 - 1
     xs = (torch.arange(width, device=device, dtype=torch.float32) + 0.5) / width * 2 - 1
     gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-    angles = torch.cat([gy.reshape(-1, 1) * freqs, gx.reshape(-1, 1) * freqs], dim=1)
-    feats = torch.stack([angles.sin(), angles.cos()], dim=-1).flatten(1)
+    gy, gx = gy.reshape(-1, 1), gx.reshape(-1, 1)
+    if shift is not None:
+        check_shape("shift", shift, (None, 2))
+        delta = 2.0 * shift.to(device=gx.device, dtype=torch.float32)
+        gx, gy = gx + delta[:, None, None, 0], gy + delta[:, None, None, 1]
+    angles = torch.cat([gy * freqs, gx * freqs], dim=-1)
+    feats = torch.stack([angles.sin(), angles.cos()], dim=-1).flatten(-2)
     return feats.to(dtype or torch.get_default_dtype())
 
 

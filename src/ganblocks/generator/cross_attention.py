@@ -90,6 +90,7 @@ class TextCrossAttention(nn.Module):
         mask: Bool[Tensor, "b n"],
         *,
         check_mask: bool = True,
+        shift: Float[Tensor, "b 2"] | None = None,
     ) -> Float[Tensor, "b {self.channels} h w"]:
         """Add the tokens' attention output to `x`.
 
@@ -99,6 +100,8 @@ class TextCrossAttention(nn.Module):
             mask: `True` for the caption's real tokens; each caption needs one at least.
             check_mask: Check that every caption has a valid token (a device synchronisation;
                 a caller that checked already passes `False`).
+            shift: Per-sample translation of the position encoding, in image sides (see
+                `grid_positions`): where the attention puts a word moves by $-\\delta$.
         """
         check_shape("x", x, (None, self.channels, None, None))
         check_token_mask(tokens, mask, text_dim=self.text_dim, rows=check_mask)
@@ -106,7 +109,8 @@ class TextCrossAttention(nn.Module):
             raise ValueError(f"tokens has batch {tokens.shape[0]}, x has {x.shape[0]}: pass one caption per image")
         height, width = x.shape[-2:]
         seq = rearrange(x, "b c h w -> b (h w) c")
-        where = grid_positions(height, width, self.num_frequencies, device=x.device, dtype=self.pos.weight.dtype)
+        where = grid_positions(height, width, self.num_frequencies, shift=shift, device=x.device,
+                               dtype=self.pos.weight.dtype)
         q = self.to_q(self.norm(seq) + self.pos(where))
         text = self.text_norm(tokens)
         q, k, v = (rearrange(t, "b n (g d) -> b g n d", g=self.num_heads)

@@ -92,18 +92,23 @@ class SpatialSelfAttention(nn.Module):
         with torch.no_grad():
             self.pos.weight.normal_(0.0, 1.0 / math.sqrt(4 * num_frequencies))
 
-    def forward(self, x: Float[Tensor, "b {self.channels} h w"]) -> Float[Tensor, "b {self.channels} h w"]:
-        """Add the pixels' self-attention output to `x`."""
+    def forward(
+        self, x: Float[Tensor, "b {self.channels} h w"], *, shift: Float[Tensor, "b 2"] | None = None
+    ) -> Float[Tensor, "b {self.channels} h w"]:
+        """Add the pixels' self-attention output to `x`; `shift` translates the position encoding
+        per sample, in image sides (see `grid_positions`)."""
         check_shape("x", x, (None, self.channels, None, None))
         height, width = x.shape[-2:]
-        where = grid_positions(height, width, self.num_frequencies, device=x.device, dtype=self.pos.weight.dtype)
+        where = grid_positions(height, width, self.num_frequencies, shift=shift, device=x.device,
+                               dtype=self.pos.weight.dtype)
         u = self.norm(rearrange(x, "b c h w -> b (h w) c")) + self.pos(where)
         heads = lambda t: rearrange(t, "b n (g d) -> b g n d", g=self.num_heads)  # noqa: E731
         q, v = heads(self.to_q(u)), heads(self.to_v(u))
         bias = None
         if self.logits == "l2":  # -|q-k|^2 = 2 q.k - |k|^2 - |q|^2; the last term cancels in softmax
             k = q
-            bias = -k.float().square().sum(-1)[:, :, None, :].to(q.dtype) / math.sqrt(self.head_dim)
+            wide = k.to(torch.promote_types(k.dtype, torch.float32))  # float64 stays float64
+            bias = -wide.square().sum(-1)[:, :, None, :].to(q.dtype) / math.sqrt(self.head_dim)
             q = 2 * q
         else:
             assert self.to_k is not None

@@ -208,6 +208,7 @@ class SynthesisBlock(nn.Module):
         mask: Bool[Tensor, "b n"] | None = None,
         noise_mode: NoiseMode = "random",
         check_mask: bool = True,
+        shift: Float[Tensor, "b 2"] | None = None,
     ) -> tuple[
         Float[Tensor, "b {self.out_channels} {self.resolution} {self.resolution}"],
         Float[Tensor, "b {self.img_channels} {self.resolution} {self.resolution}"],
@@ -222,6 +223,8 @@ class SynthesisBlock(nn.Module):
             mask: `True` for the captions' real tokens.
             noise_mode: `"random"`, `"const"` or `"none"`.
             check_mask: Check that every caption has a valid token (see `TextCrossAttention`).
+            shift: Per-sample translation, in image sides, of the attention layers' position
+                encoding (see `grid_positions`); the network passes the one its input takes.
 
         Returns:
             The block's features and the image summed so far.
@@ -236,11 +239,11 @@ class SynthesisBlock(nn.Module):
         for layer in self.layers:
             x = layer(x, w, noise_mode=noise_mode)
         if self.self_attn is not None:
-            x = self.self_attn(x)
+            x = self.self_attn(x, shift=shift)
         if self.cross_attn is not None:
             if tokens is None or mask is None:
                 raise ValueError(f"the {self.resolution} px block attends to text tokens: pass tokens= and mask=")
-            x = self.cross_attn(x, tokens, mask, check_mask=check_mask)
+            x = self.cross_attn(x, tokens, mask, check_mask=check_mask, shift=shift)
         rgb = self.torgb(x, w)
         if img is None:
             return x, rgb
@@ -382,8 +385,10 @@ class SynthesisNetwork(nn.Module):
         shift: Float[Tensor, "b 2"] | None = None,
     ) -> Float[Tensor, "b {self.img_channels} {self.resolution} {self.resolution}"]:
         """The image of `w`; `tokens` and `mask` (e.g. a `TextEncoding`'s) when the network
-        attends to text tokens, ignored otherwise; `shift` translates the Fourier input further
-        (see `FourierFeatures`; in image sides, since the input grid spans one unit)."""
+        attends to text tokens, ignored otherwise; `shift` translates the picture: the Fourier
+        input further (see `FourierFeatures`; in image sides, since the input grid spans one
+        unit) and the attention layers' position encoding by as much (see `grid_positions`), so
+        that no layer keeps the untranslated frame."""
         check_shape("w", w, (None, self.w_dim))
         if self.cross_attention:
             if tokens is None or mask is None:
@@ -400,6 +405,6 @@ class SynthesisNetwork(nn.Module):
         img = None
         for block in self.blocks.values():
             x, img = block(x, img, w, tokens=tokens, mask=mask, noise_mode=noise_mode,
-                           check_mask=False)  # checked once above
+                           check_mask=False, shift=shift)  # mask checked once above
         assert img is not None
         return img

@@ -49,9 +49,10 @@ class GeneratorConfig:
             (beyond StyleGAN-T, after GigaGAN; empty: the global text vector only).
         self_attention: Block resolutions with self-attention over their pixels.
         attention_heads: Heads of the attention layers.
-        input_shift: Standard deviation, in image sides, of a translation of the synthesis
-            network's Fourier input read from the latent: its first two coordinates times this
-            (times the truncation $\\psi$). 0: off, the input moves only as the mapping decides.
+        input_shift: Standard deviation, in image sides, of a translation of the picture read
+            from the latent: its first two coordinates times this (times the truncation
+            $\\psi$) move the synthesis network's Fourier input and its attention layers'
+            position encoding alike. 0: off, the picture moves only as the mapping decides.
     """
 
     resolution: int

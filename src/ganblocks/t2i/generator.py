@@ -125,8 +125,9 @@ class TextToImageGenerator(
             noise_mode: Per-pixel noise: ``"random"``, ``"const"`` (fixed) or ``"none"``.
             update_avg: Update the mapping's running mean (default: in training mode).
 
-        With ``config.input_shift`` $\\sigma > 0$ the Fourier input is also translated by
-        $\\sigma\\,\\psi\\,(z_0, z_1)$ image sides: where the latent puts the picture is part of the
+        With ``config.input_shift`` $\\sigma > 0$ the picture is also translated by
+        $\\sigma\\,\\psi\\,(z_0, z_1)$ image sides (the Fourier input and the attention layers'
+        position encoding): where the latent puts the picture is part of the
         model rather than something the mapping may learn to drop.
         """
         if (c is None) == (prompts is None):
