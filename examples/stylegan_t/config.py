@@ -57,7 +57,8 @@ class Config:
     g_attention_heads: int = _f(4, "heads of the generator's attention layers")
     g_input_shift: float = _f(0.0, "standard deviation, in image sides, of a translation of the generator's "
                               "picture (Fourier input and attention positions) read from the latent's first two "
-                              "coordinates (beyond StyleGAN-T: the latent always moves the picture; 0: off)")
+                              "coordinates, which the mapping does not see (beyond StyleGAN-T: the latent always "
+                              "moves the picture; 0: off)")
 
     # --- frozen pretrained networks ---
     clip_model: str = _f("tiny", "open_clip model for text encoding and guidance ('tiny' or e.g. ViT-L-14)")

@@ -52,7 +52,9 @@ class GeneratorConfig:
         input_shift: Standard deviation, in image sides, of a translation of the picture read
             from the latent: its first two coordinates times this (times the truncation
             $\\psi$) move the synthesis network's Fourier input and its attention layers'
-            position encoding alike. 0: off, the picture moves only as the mapping decides.
+            position encoding alike, and the mapping does not see those two coordinates (it
+            would learn to cancel the shift). 0: off, the picture moves only as the mapping
+            decides.
     """
 
     resolution: int

@@ -127,8 +127,10 @@ class TextToImageGenerator(
 
         With ``config.input_shift`` $\\sigma > 0$ the picture is also translated by
         $\\sigma\\,\\psi\\,(z_0, z_1)$ image sides (the Fourier input and the attention layers'
-        position encoding): where the latent puts the picture is part of the
-        model rather than something the mapping may learn to drop.
+        position encoding), and the mapping reads $z$ with $z_0 = z_1 = 0$: where the latent puts
+        the picture is part of the model, and nothing in $w$ knows the shift, so the network
+        cannot learn to take it back (given $z_0, z_1$, a mapping learns to cancel most of it
+        through the input's learned translation).
         """
         if (c is None) == (prompts is None):
             raise ValueError("pass exactly one of c (text embeddings) and prompts")
@@ -142,10 +144,11 @@ class TextToImageGenerator(
                 "this generator attends to the caption's word tokens "
                 f"(cross_attention={list(self.config.cross_attention)}): pass c=G.encode(prompts) "
                 "or prompts=, not a pooled embedding alone")
-        w = self.mapping(z, c, truncation_psi=truncation_psi, update_avg=update_avg)
         shift = None
         if self.config.input_shift > 0:
             shift = (self.config.input_shift * truncation_psi) * z[:, :2]
+            z = torch.cat([torch.zeros_like(z[:, :2]), z[:, 2:]], dim=1)  # the mapping never sees them
+        w = self.mapping(z, c, truncation_psi=truncation_psi, update_avg=update_avg)
         return self.synthesis(w, tokens=tokens, mask=mask, noise_mode=noise_mode, shift=shift)
 
     @torch.no_grad()
