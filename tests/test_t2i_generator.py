@@ -122,3 +122,34 @@ def test_input_shift_is_read_from_run_configs_and_checked() -> None:
         GeneratorConfig(resolution=16, input_shift=-0.1)
     with pytest.raises(ValueError, match="input_shift reads two latent coordinates"):
         GeneratorConfig(resolution=16, z_dim=1, input_shift=0.1)
+
+
+@settings(max_examples=5, deadline=None)
+@given(seeds, st.floats(0.0, 1.0), st.floats(0.0, 0.1))
+def test_output_shift_moves_the_finished_image_by_the_latent(seed: int, psi: float, input_shift: float) -> None:
+    from ganblocks import translate
+
+    plain = tiny_generator(seed, input_shift=input_shift)
+    moved = tiny_generator(seed, input_shift=input_shift, output_shift=0.03)  # the same weights
+    z = torch.randn(3, plain.z_dim, generator=torch.Generator().manual_seed(seed))
+    c = plain.encode(PROMPTS)
+    blind = torch.cat([torch.zeros(3, 2), z[:, 2:]], dim=1)  # neither shift's coordinates reach the mapping
+    w = plain.mapping(blind, c.embedding, truncation_psi=psi)
+    inner = plain.synthesis(w, tokens=c.tokens, mask=c.mask, noise_mode="const",
+                            shift=input_shift * psi * z[:, :2] if input_shift > 0 else None)
+    expected = translate(inner, 0.03 * psi * z[:, :2])
+    torch.testing.assert_close(moved(z, c, truncation_psi=psi, noise_mode="const"), expected)
+    assert torch.equal(moved.generate(PROMPTS, SEEDS), moved.generate(PROMPTS, SEEDS))
+
+
+def test_output_shift_is_read_from_run_configs_saved_and_checked(tmp_path) -> None:
+    assert GeneratorConfig.from_run_config({"resolution": 32, "g_output_shift": 0.01}).output_shift == 0.01
+    G = tiny_generator(0, output_shift=0.01)
+    G.save_pretrained(tmp_path / "m")
+    again = TextToImageGenerator.from_pretrained(tmp_path / "m")
+    assert again.config.output_shift == 0.01
+    assert torch.equal(again.generate(PROMPTS, SEEDS), G.generate(PROMPTS, SEEDS))
+    with pytest.raises(ValueError, match=r"output_shift must be a number in \[0, 1\)"):
+        GeneratorConfig(resolution=16, output_shift=1.0)
+    with pytest.raises(ValueError, match="output_shift reads two latent coordinates"):
+        GeneratorConfig(resolution=16, z_dim=1, output_shift=0.1)

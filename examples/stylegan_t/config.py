@@ -59,6 +59,9 @@ class Config:
                               "picture (Fourier input and attention positions) read from the latent's first two "
                               "coordinates, which the mapping does not see (beyond StyleGAN-T: the latent always "
                               "moves the picture; 0: off)")
+    g_output_shift: float = _f(0.0, "standard deviation, in image sides, of a translation of the generator's "
+                               "finished image read from the latent's first two coordinates, which the mapping "
+                               "does not see (beyond StyleGAN-T: no layer can take it back; 0: off)")
 
     # --- frozen pretrained networks ---
     clip_model: str = _f("tiny", "open_clip model for text encoding and guidance ('tiny' or e.g. ViT-L-14)")
@@ -166,8 +169,9 @@ class Config:
             parse_resolutions(getattr(self, name), name="--" + name.replace("_", "-"), resolution=res)
         if self.g_attention_heads <= 0:
             raise ValueError(f"g_attention_heads must be positive, got {self.g_attention_heads}")
-        if not 0.0 <= self.g_input_shift < 1.0:
-            raise ValueError(f"g_input_shift must be in [0, 1) (image sides), got {self.g_input_shift}")
+        for name in ("g_input_shift", "g_output_shift"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1) (image sides), got {getattr(self, name)}")
         if self.shapes_max_objects not in (1, 2):
             raise ValueError(f"shapes_max_objects must be 1 or 2, got {self.shapes_max_objects}")
 
@@ -200,7 +204,8 @@ class Config:
 ADDED_FIELDS: dict[str, Any] = {"d_positions": False, "g_recon_weight": 0.0, "g_recon_fade_kimg": 50.0,
                                  "g_cross_attention": "", "g_self_attention": "", "g_attention_heads": 4,
                                  "d_pixel_weight": 0.0, "d_pixel_channels": 64, "g_upsample": "fir",
-                                 "g_diversity_weight": 0.0, "g_diversity_sigma": 2.0, "g_input_shift": 0.0}
+                                 "g_diversity_weight": 0.0, "g_diversity_sigma": 2.0, "g_input_shift": 0.0,
+                                 "g_output_shift": 0.0}
 
 
 # --8<-- [start:presets]

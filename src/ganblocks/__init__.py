@@ -37,6 +37,7 @@ from .generator import (
     SynthesisNetwork as SynthesisNetwork,
     attention as attention,
     grid_positions as grid_positions,
+    translate as translate,
     TextCrossAttention as TextCrossAttention,
     SpatialSelfAttention as SpatialSelfAttention,
 )
@@ -184,6 +185,7 @@ __all__: list[str] = [
     "SynthesisNetwork",
     "attention",
     "grid_positions",
+    "translate",
     "TextCrossAttention",
     "SpatialSelfAttention",
     "ShapesT2I",

@@ -27,6 +27,7 @@ from .synthesis import (
     synthesis_layout as synthesis_layout,
 )
 from .torgb import ToRGB as ToRGB
+from .translation import TranslateKernel as TranslateKernel, translate as translate
 from .upfirdn import (
     FIR_TAPS as FIR_TAPS,
     NEAREST_TAPS as NEAREST_TAPS,
@@ -68,6 +69,8 @@ __all__ = [
     "SynthesisNetwork",
     "attention",
     "grid_positions",
+    "translate",
+    "TranslateKernel",
     "TextCrossAttention",
     "SpatialSelfAttention",
 ]

@@ -18,7 +18,7 @@ __all__ = ["GeneratorConfig", "RUN_CONFIG_NAMES", "clip_quick_gelu", "parse_reso
 RUN_CONFIG_NAMES: Mapping[str, str] = {
     "text_encoder": "clip_model", "cross_attention": "g_cross_attention",
     "self_attention": "g_self_attention", "attention_heads": "g_attention_heads",
-    "upsample": "g_upsample", "input_shift": "g_input_shift",
+    "upsample": "g_upsample", "input_shift": "g_input_shift", "output_shift": "g_output_shift",
 }
 """Fields whose name in the StyleGAN-T example's run config differs: ours -> the run's."""
 
@@ -55,6 +55,10 @@ class GeneratorConfig:
             position encoding alike, and the mapping does not see those two coordinates (it
             would learn to cancel the shift). 0: off, the picture moves only as the mapping
             decides.
+        output_shift: Standard deviation, in image sides, of a translation of the finished
+            image read from the same two latent coordinates (times $\\psi$), by cubic
+            interpolation ([`translate`][ganblocks.generator.translation.translate]); the mapping
+            does not see them either, so no layer knows the offset or can take it back. 0: off.
     """
 
     resolution: int
@@ -72,6 +76,7 @@ class GeneratorConfig:
     self_attention: tuple[int, ...] = ()
     attention_heads: int = 4
     input_shift: float = 0.0
+    output_shift: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("cross_attention", "self_attention"):
@@ -91,11 +96,12 @@ class GeneratorConfig:
         if self.upsample not in UPSAMPLE_TAPS:
             names = " or ".join(repr(k) for k in UPSAMPLE_TAPS)
             raise ValueError(f"upsample must be {names}, got {self.upsample!r}")
-        shift = self.input_shift
-        if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not 0 <= shift < 1:
-            raise ValueError(f"input_shift must be a number in [0, 1) (image sides), got {shift!r}")
-        if shift > 0 and self.z_dim < 2:
-            raise ValueError(f"input_shift reads two latent coordinates; z_dim is {self.z_dim}")
+        for name in ("input_shift", "output_shift"):
+            shift = getattr(self, name)
+            if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not 0 <= shift < 1:
+                raise ValueError(f"{name} must be a number in [0, 1) (image sides), got {shift!r}")
+            if shift > 0 and self.z_dim < 2:
+                raise ValueError(f"{name} reads two latent coordinates; z_dim is {self.z_dim}")
         if not isinstance(self.text_encoder, str) or not self.text_encoder:
             raise ValueError(f"text_encoder must be an open_clip model name, got {self.text_encoder!r}")
 

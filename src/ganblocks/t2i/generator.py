@@ -21,6 +21,7 @@ from ..backbones.clip import CLIPTextEncoder, TextEncoding, create_clip
 from ..generator.mapping import MappingNetwork
 from ..generator.noise import NoiseMode
 from ..generator.synthesis import SynthesisNetwork
+from ..generator.translation import translate
 from .config import GeneratorConfig
 
 __all__ = ["TextToImageGenerator"]
@@ -129,8 +130,11 @@ class TextToImageGenerator(
         $\\sigma\\,\\psi\\,(z_0, z_1)$ image sides (the Fourier input and the attention layers'
         position encoding), and the mapping reads $z$ with $z_0 = z_1 = 0$: where the latent puts
         the picture is part of the model, and nothing in $w$ knows the shift, so the network
-        cannot learn to take it back (given $z_0, z_1$, a mapping learns to cancel most of it
-        through the input's learned translation).
+        cannot learn to take it back through the input's learned translation (given $z_0, z_1$,
+        a mapping learns to cancel most of it that way). With ``config.output_shift``
+        $\\sigma' > 0$ the finished image is moved by $\\sigma'\\,\\psi\\,(z_0, z_1)$ image
+        sides ([`translate`][ganblocks.generator.translation.translate]), which no layer can take
+        back at all.
         """
         if (c is None) == (prompts is None):
             raise ValueError("pass exactly one of c (text embeddings) and prompts")
@@ -144,12 +148,16 @@ class TextToImageGenerator(
                 "this generator attends to the caption's word tokens "
                 f"(cross_attention={list(self.config.cross_attention)}): pass c=G.encode(prompts) "
                 "or prompts=, not a pooled embedding alone")
-        shift = None
-        if self.config.input_shift > 0:
-            shift = (self.config.input_shift * truncation_psi) * z[:, :2]
+        offset = None
+        if self.config.input_shift > 0 or self.config.output_shift > 0:
+            offset = truncation_psi * z[:, :2]
             z = torch.cat([torch.zeros_like(z[:, :2]), z[:, 2:]], dim=1)  # the mapping never sees them
         w = self.mapping(z, c, truncation_psi=truncation_psi, update_avg=update_avg)
-        return self.synthesis(w, tokens=tokens, mask=mask, noise_mode=noise_mode, shift=shift)
+        shift = None if offset is None or self.config.input_shift == 0 else self.config.input_shift * offset
+        img = self.synthesis(w, tokens=tokens, mask=mask, noise_mode=noise_mode, shift=shift)
+        if offset is not None and self.config.output_shift > 0:
+            img = translate(img, self.config.output_shift * offset)
+        return img
 
     @torch.no_grad()
     def generate(
