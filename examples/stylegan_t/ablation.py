@@ -86,6 +86,8 @@ SUITES: dict[str, dict[str, list[str]]] = {
         "pixel-critic": ["--d-pixel-weight", "1"],
         "batch-64": ["--batch", "64"],
         "nearest-upsampling": ["--g-upsample", "nearest"],
+        "no-output-shift": ["--g-output-shift", "0"],
+        "input-shift": ["--g-output-shift", "0", "--g-input-shift", "0.02"],
     },
 }
 

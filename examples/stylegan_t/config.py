@@ -211,7 +211,9 @@ ADDED_FIELDS: dict[str, Any] = {"d_positions": False, "g_recon_weight": 0.0, "g_
 # --8<-- [start:presets]
 # Presets: overrides of the defaults above. `shapes` is the CPU default on ShapesT2I (batch 32:
 # twice the updates per image at the same images/s on a 2-core CPU; stage 2 a tenth of the run:
-# there it barely moves the scores, and stage 1 is still learning shape when it ends); `small`,
+# there it barely moves the scores, and stage 1 is still learning shape when it ends; the output
+# moved by 0.01 image sides times two latent coordinates, about the data's own jitter: without it
+# each caption's object sits in one place whatever the latent); `small`,
 # `lite` and `full` are the paper's generator sizes with the real pretrained networks.
 _REAL = dict(d_mismatch_weight=0.0, clip_pretrain_steps=0, blur_sigma=32.0, blur_fade_kimg=1000.0, g_cross_attention="",
              augment_brightness=0.5, augment_saturation=1.0, augment_contrast=0.5,
@@ -219,7 +221,7 @@ _REAL = dict(d_mismatch_weight=0.0, clip_pretrain_steps=0, blur_sigma=32.0, blur
              dino_weights="hub", resolution=64, d_cmap_dim=64, lr_text=3e-6,
              eval_every=5000, sample_every=2000, checkpoint_every=2000, data="shapes")
 PRESETS: dict[str, dict[str, Any]] = {
-    "shapes": {"residual": False, "batch": 32, "stage2_fraction": 0.1},
+    "shapes": {"residual": False, "batch": 32, "stage2_fraction": 0.1, "g_output_shift": 0.01},
     "small": {**_REAL, "channel_base": 16384, "channel_max": 256, "num_res_blocks": 1, "batch": 256},
     "lite": {**_REAL, "channel_base": 32768, "channel_max": 512, "num_res_blocks": 2, "batch": 512},
     "full": {**_REAL, "channel_base": 65536, "channel_max": 2048, "num_res_blocks": 3, "batch": 2048},
