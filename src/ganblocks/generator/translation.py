@@ -74,7 +74,7 @@ def translate(
     if kernel not in ("cubic", "linear"):
         raise ValueError(f"kernel must be 'cubic' or 'linear', got {kernel!r}")
     h, w = images.shape[-2:]
-    offset = shift.detach().to(torch.float64)  # pixel offsets computed exactly for whole pixels
+    offset = shift.detach().to(torch.promote_types(shift.dtype, torch.float32))  # at least float32
     out = _resample(images, offset[:, 0] * w, kernel, dim=-1)
     return _resample(out, offset[:, 1] * h, kernel, dim=-2)
 
