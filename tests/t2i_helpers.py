@@ -3,15 +3,12 @@
 import copy
 import dataclasses
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "stylegan_t"
-if str(EXAMPLE) not in sys.path:
-    sys.path.insert(0, str(EXAMPLE))
 
 PROMPTS = ["a red circle in the center", "a blue square at the top", "a green triangle on the left"]
 SEEDS = [0, 1, 7]

@@ -13,7 +13,6 @@ from ganblocks.data import BadSampleLog, pack_shards
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "stylegan_t"
 TRAIN = EXAMPLE / "train.py"
-sys.path.insert(0, str(EXAMPLE))
 TINY = ["--resolution", "32", "--channel-base", "1024", "--channel-max", "32", "--batch", "8",
         "--d-virtual-batch", "4", "--eval-every", "0", "--sample-every", "0", "--eval-samples", "8", "--steps", "2"]
 

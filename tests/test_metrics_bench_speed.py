@@ -1,11 +1,8 @@
 """benchmarks/bench_speed.py runs end to end on a tiny setting, and its FLOP counts are consistent."""
 
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 
 def test_speed_benchmark_reports_consistent_flops(capsys: pytest.CaptureFixture) -> None:

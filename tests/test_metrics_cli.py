@@ -19,7 +19,6 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "stylegan_t"
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A checkpoint of an untrained 32 px generator with the tiny random backbones."""
-    sys.path.insert(0, str(EXAMPLE))
     from config import preset
     from model import build_generator, create_frozen_clip
 

@@ -13,13 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "stylegan_t"
-sys.path.insert(0, str(EXAMPLE))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_serve import save_random_run, start_server, stop_server  # noqa: E402
 

@@ -11,7 +11,6 @@ import io
 import os
 import shutil
 import signal
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +18,6 @@ import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "examples" / "stylegan_t"))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_serve import CHROMEDRIVER, CHROMIUM, open_page, save_random_run, start_browser, start_server, stop_server, type_prompt  # noqa: E402,I001
 

@@ -1,10 +1,8 @@
 """examples/stylegan_t/serve_engine.py: slerp, the renderer's images and cache, rounds of requests."""
 
 import asyncio
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import torch
@@ -13,7 +11,6 @@ from hypothesis import strategies as st
 
 from strategies import seeds
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples" / "stylegan_t"))
 
 from serve_engine import Batcher, Job, Renderer, Result, Superseded, slerp  # noqa: E402
 

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 from hypothesis import given
-from hypothesis import strategies as st
 
 from ganblocks.data import (
     DEFAULT_HOLDOUT,

@@ -7,7 +7,6 @@ import torch
 from safetensors import safe_open
 
 import ganblocks
-from train_helpers import EXAMPLE  # noqa: F401 - puts the example on sys.path
 
 import pretrain  # noqa: E402
 from config import preset  # noqa: E402

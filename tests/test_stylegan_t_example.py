@@ -11,7 +11,6 @@ import torch
 from safetensors.torch import load_file
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "stylegan_t"
-sys.path.insert(0, str(EXAMPLE))
 
 # A configuration small enough for a test: 32 px, 32 channels, batch 8, stage 2 on the last fifth
 # of the steps (a 4-step run switches after step 3).

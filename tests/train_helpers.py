@@ -10,8 +10,6 @@ import torch
 from safetensors.torch import load_file
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "stylegan_t"
-if str(EXAMPLE) not in sys.path:
-    sys.path.insert(0, str(EXAMPLE))
 
 # 32 px, 32 channels, batch 8 = 2 x 4 (one local batch-norm group per device), random tiny
 # backbones (no CLIP pretraining), a checkpoint every step, no evaluation, stage 2 on the last fifth
