@@ -13,7 +13,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from ganblocks._typing import Bool, Float, Tensor, check_shape
+from .._typing import Bool, Float, Tensor, check_shape
 
 __all__ = ["AttentionImpl", "attention", "grid_positions", "check_token_mask"]
 

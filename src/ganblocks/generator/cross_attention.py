@@ -14,8 +14,8 @@ import torch
 from einops import rearrange
 from torch import nn
 
-from ganblocks._typing import Bool, Float, Tensor, check_shape
-from ganblocks.generator.attention import AttentionImpl, attention, check_token_mask, grid_positions
+from .._typing import Bool, Float, Tensor, check_shape
+from .attention import AttentionImpl, attention, check_token_mask, grid_positions
 
 __all__ = ["TextCrossAttention"]
 

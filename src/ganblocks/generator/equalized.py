@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganblocks._typing import Float, Tensor
+from .._typing import Float, Tensor
 
 __all__ = ["bias_act", "EqualLinear"]
 

@@ -5,12 +5,12 @@ import math
 import torch
 from torch import nn
 
-from ganblocks._typing import Float, Tensor, check_shape
-from ganblocks.generator.equalized import bias_act
-from ganblocks.generator.modconv import ModConvImpl, ModulatedConv
-from ganblocks.generator.modulation import ModulationKind, create_modulation
-from ganblocks.generator.noise import NoiseInjection, NoiseMode
-from ganblocks.generator.upfirdn import FIR_TAPS
+from .._typing import Float, Tensor, check_shape
+from .equalized import bias_act
+from .modconv import ModConvImpl, ModulatedConv
+from .modulation import ModulationKind, create_modulation
+from .noise import NoiseInjection, NoiseMode
+from .upfirdn import FIR_TAPS
 
 __all__ = ["StyleConv"]
 

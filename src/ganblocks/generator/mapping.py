@@ -3,8 +3,8 @@
 import torch
 from torch import nn
 
-from ganblocks._typing import Float, Tensor, check_shape
-from ganblocks.generator.equalized import EqualLinear
+from .._typing import Float, Tensor, check_shape
+from .equalized import EqualLinear
 
 __all__ = ["MappingNetwork"]
 

@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganblocks._typing import Float, Tensor, check_shape
-from ganblocks.generator.upfirdn import FIR_TAPS, fir_filter2d, upsample_padding
+from .._typing import Float, Tensor, check_shape
+from .upfirdn import FIR_TAPS, fir_filter2d, upsample_padding
 
 __all__ = ["ModConvImpl", "modulated_conv2d", "resolve_modconv_impl", "ModulatedConv"]
 

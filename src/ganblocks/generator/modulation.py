@@ -5,8 +5,8 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ganblocks._typing import Float, Tensor, check_shape
-from ganblocks.generator.equalized import EqualLinear
+from .._typing import Float, Tensor, check_shape
+from .equalized import EqualLinear
 
 __all__ = ["ModulationKind", "PolynomialModulation", "AffineModulation", "create_modulation"]
 

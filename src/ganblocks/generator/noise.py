@@ -5,7 +5,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ganblocks._typing import Float, Tensor, check_shape
+from .._typing import Float, Tensor, check_shape
 
 __all__ = ["NoiseMode", "NoiseInjection"]
 

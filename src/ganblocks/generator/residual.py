@@ -5,11 +5,11 @@ import math
 import torch
 from torch import nn
 
-from ganblocks._typing import Float, Tensor, check_shape
-from ganblocks.generator.layers import StyleConv
-from ganblocks.generator.modconv import ModConvImpl
-from ganblocks.generator.modulation import ModulationKind
-from ganblocks.generator.noise import NoiseMode
+from .._typing import Float, Tensor, check_shape
+from .layers import StyleConv
+from .modconv import ModConvImpl
+from .modulation import ModulationKind
+from .noise import NoiseMode
 
 __all__ = ["ResidualGenBlock"]
 

@@ -15,8 +15,8 @@ import torch
 from einops import rearrange
 from torch import nn
 
-from ganblocks._typing import Float, Tensor, check_shape
-from ganblocks.generator.attention import AttentionImpl, attention, grid_positions
+from .._typing import Float, Tensor, check_shape
+from .attention import AttentionImpl, attention, grid_positions
 
 __all__ = ["SpatialSelfAttention", "AttentionLogits"]
 

@@ -9,18 +9,18 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from ganblocks._typing import Bool, Float, Tensor, check_shape
-from ganblocks.generator.attention import check_token_mask
-from ganblocks.generator.cross_attention import TextCrossAttention
-from ganblocks.generator.fourier import FourierFeatures
-from ganblocks.generator.layers import StyleConv
-from ganblocks.generator.modconv import ModConvImpl
-from ganblocks.generator.modulation import ModulationKind
-from ganblocks.generator.noise import NoiseMode
-from ganblocks.generator.residual import ResidualGenBlock
-from ganblocks.generator.self_attention import AttentionLogits, SpatialSelfAttention
-from ganblocks.generator.torgb import ToRGB
-from ganblocks.generator.upfirdn import UpsampleKind, upsample2d, upsample_taps
+from .._typing import Bool, Float, Tensor, check_shape
+from .attention import check_token_mask
+from .cross_attention import TextCrossAttention
+from .fourier import FourierFeatures
+from .layers import StyleConv
+from .modconv import ModConvImpl
+from .modulation import ModulationKind
+from .noise import NoiseMode
+from .residual import ResidualGenBlock
+from .self_attention import AttentionLogits, SpatialSelfAttention
+from .torgb import ToRGB
+from .upfirdn import UpsampleKind, upsample2d, upsample_taps
 
 __all__ = [
     "SynthesisPreset",

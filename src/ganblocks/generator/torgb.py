@@ -3,10 +3,10 @@
 import torch
 from torch import nn
 
-from ganblocks._typing import Float, Tensor, check_shape
-from ganblocks.generator.equalized import bias_act
-from ganblocks.generator.modconv import ModConvImpl, ModulatedConv
-from ganblocks.generator.modulation import ModulationKind, create_modulation
+from .._typing import Float, Tensor, check_shape
+from .equalized import bias_act
+from .modconv import ModConvImpl, ModulatedConv
+from .modulation import ModulationKind, create_modulation
 
 __all__ = ["ToRGB"]
 

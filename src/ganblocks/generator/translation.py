@@ -8,7 +8,7 @@ from typing import Literal
 
 import torch
 
-from ganblocks._typing import Float, Tensor, check_shape
+from .._typing import Float, Tensor, check_shape
 
 __all__ = ["translate", "TranslateKernel"]
 

@@ -7,7 +7,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from ganblocks._typing import Float, Tensor
+from .._typing import Float, Tensor
 
 __all__ = [
     "FIR_TAPS", "NEAREST_TAPS", "UPSAMPLE_TAPS", "UpsampleKind", "fir_taps", "fir_filter2d",
