@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 from hypothesis import assume, given, strategies as st
 
-from ganblocks.discriminator import blur_kernel, blur_sigma, gaussian_blur
+from ganblocks.discriminator import blur_sigma
+from ganblocks.ops import blur_kernel, gaussian_blur
 from strategies import runtime_typecheck_disabled, seeds
 
 sigmas = st.floats(min_value=0.34, max_value=6.0)
@@ -84,3 +85,12 @@ def test_bad_inputs_are_refused():
             gaussian_blur(torch.zeros(1, 1, 4, 4), 1.0, padding="circular")
         with pytest.raises(ValueError, match=r"x has shape \[4, 4\]"):
             gaussian_blur(torch.zeros(4, 4), 1.0)
+
+
+def test_the_blur_keeps_its_discriminator_import_paths() -> None:
+    import ganblocks
+    import ganblocks.discriminator.blur as old
+    import ganblocks.ops as ops
+
+    for name in ("gaussian_blur", "blur_kernel"):
+        assert getattr(old, name) is getattr(ops, name) is getattr(ganblocks, name)

@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, strategies as st
 
-from ganblocks.generator import FIR_TAPS, fir_filter2d, fir_taps, upsample2d, upsample_taps
+from ganblocks.ops import FIR_TAPS, fir_filter2d, fir_taps, upsample2d, upsample_taps
 from strategies import batch_sizes, channels, runtime_typecheck_disabled, seeds, spatial
 
 tap_sets = st.sampled_from([FIR_TAPS, (1.0, 1.0), (1.0, 2.0, 1.0), (1.0, 4.0, 6.0, 4.0, 1.0)])
@@ -98,3 +98,14 @@ def test_errors():
         upsample2d(torch.randn(1, 1, 4, 4), factor=0)
     with runtime_typecheck_disabled(), pytest.raises(ValueError, match="padding"):
         fir_filter2d(torch.randn(1, 1, 8, 8), padding=(1, 1))
+
+
+def test_the_filters_keep_their_generator_import_paths() -> None:
+    import ganblocks
+    import ganblocks.generator.upfirdn as old
+    import ganblocks.ops as ops
+
+    for name in old.__all__:
+        assert getattr(old, name) is getattr(ops, name)
+    for name in ("FIR_TAPS", "NEAREST_TAPS", "fir_taps", "fir_filter2d", "upsample2d"):
+        assert getattr(ganblocks, name) is getattr(ops, name)

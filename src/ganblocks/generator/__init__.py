@@ -28,7 +28,7 @@ from .synthesis import (
 )
 from .torgb import ToRGB as ToRGB
 from .translation import TranslateKernel as TranslateKernel, translate as translate
-from .upfirdn import (
+from ..ops.upfirdn import (
     FIR_TAPS as FIR_TAPS,
     NEAREST_TAPS as NEAREST_TAPS,
     UPSAMPLE_TAPS as UPSAMPLE_TAPS,

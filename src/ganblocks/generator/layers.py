@@ -10,7 +10,7 @@ from .equalized import bias_act
 from .modconv import ModConvImpl, ModulatedConv
 from .modulation import ModulationKind, create_modulation
 from .noise import NoiseInjection, NoiseMode
-from .upfirdn import FIR_TAPS
+from ..ops.upfirdn import FIR_TAPS
 
 __all__ = ["StyleConv"]
 

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._typing import Float, Tensor, check_shape
-from .upfirdn import FIR_TAPS, fir_filter2d, upsample_padding
+from ..ops.upfirdn import FIR_TAPS, fir_filter2d, upsample_padding
 
 __all__ = ["ModConvImpl", "modulated_conv2d", "resolve_modconv_impl", "ModulatedConv"]
 

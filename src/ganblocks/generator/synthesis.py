@@ -20,7 +20,7 @@ from .noise import NoiseMode
 from .residual import ResidualGenBlock
 from .self_attention import AttentionLogits, SpatialSelfAttention
 from .torgb import ToRGB
-from .upfirdn import UpsampleKind, upsample2d, upsample_taps
+from ..ops.upfirdn import UpsampleKind, upsample2d, upsample_taps
 
 __all__ = [
     "SynthesisPreset",

@@ -22,7 +22,7 @@ $$ L_\\text{div} = -\\operatorname{mean}_\\text{pairs}
 """
 
 from .._typing import Float, Tensor
-from ..discriminator.blur import gaussian_blur
+from ..ops.blur import gaussian_blur
 
 __all__ = ["diversity_loss"]
 
