@@ -2,7 +2,8 @@
 served by the real server and checks that the grid shows the generator's images for it.
 
 Needs /usr/bin/chromium and /usr/bin/chromedriver (``apt-get install chromium chromium-driver``;
-``.ci/run`` installs them). A screenshot goes to the test's temporary folder, and also to
+``scripts/test.sh`` installs them; without them the test is skipped, or fails where
+``GANBLOCKS_REQUIRE_BROWSER=1``). A screenshot goes to the test's temporary folder, and also to
 ``$SERVE_SCREENSHOT`` when that is set (the docs' screenshot is made this way).
 """
 
@@ -22,6 +23,17 @@ ROOT = Path(__file__).resolve().parents[1]
 from bench_serve import CHROMEDRIVER, CHROMIUM, open_page, save_random_run, start_browser, start_server, stop_server, type_prompt  # noqa: E402,I001
 
 WAIT = 60  # seconds, for every wait on the page
+
+
+def need_browser() -> None:
+    """Skip without the system's Chromium, or fail where it must be there (GANBLOCKS_REQUIRE_BROWSER=1)."""
+    if Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file():
+        return
+    message = (f"no {CHROMIUM} and {CHROMEDRIVER}: apt-get install chromium chromium-driver "
+               "(scripts/test.sh installs them)")
+    if os.environ.get("GANBLOCKS_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"GANBLOCKS_REQUIRE_BROWSER=1 but {message}")
+    pytest.skip(f"browser test: {message}")
 
 
 def decode(data_url: str) -> np.ndarray:
@@ -49,9 +61,7 @@ def same_images(a: np.ndarray, b: np.ndarray) -> bool:
 
 @pytest.mark.slow
 def test_the_page_draws_the_generators_images_as_a_prompt_is_typed(tmp_path: Path) -> None:
-    if not (Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()):
-        pytest.fail(f"the browser test needs {CHROMIUM} and {CHROMEDRIVER}: apt-get install chromium chromium-driver "
-                    "(.ci/run installs them)")
+    need_browser()
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
