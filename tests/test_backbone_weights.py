@@ -1,4 +1,4 @@
-"""ganblocks.backbones._weights: weights files that cannot be used say why, and how to pass usable ones."""
+"""ganblocks.backbones' weights files: weights files that cannot be used say why, and how to pass usable ones."""
 
 from pathlib import Path
 
@@ -8,7 +8,7 @@ from safetensors.torch import save_file
 
 from ganblocks import create_clip, create_dino_backbone
 from ganblocks.backbones import WeightsError, WeightsFileNotFoundError, WeightsUnavailableError
-from ganblocks.backbones._weights import load_strict, read_weights_file
+from ganblocks.backbones import load_strict, read_weights_file
 
 
 def test_a_weights_error_names_the_argument_it_came_from() -> None:

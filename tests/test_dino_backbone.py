@@ -179,7 +179,7 @@ def test_unreachable_hub_fails_fast_too(empty_hub_cache, monkeypatch):
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(_weights, "_reachable", lambda timeout=3.0: False)
+    monkeypatch.setattr(_weights, "hub_reachable", lambda timeout=3.0: False)
     with pytest.raises(RuntimeError, match="cannot be reached"):
         create_dino_backbone()
 

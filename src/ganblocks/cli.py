@@ -26,7 +26,7 @@ from typing import Any, NoReturn
 
 import torch
 
-from .backbones._weights import WeightsError
+from .backbones import WeightsError
 
 __all__ = [
     "EXIT_BAD_INPUT",

@@ -35,6 +35,8 @@ __all__ = [
     "read_weights_file",
     "load_strict",
     "hub_file",
+    "hub_offline",
+    "hub_reachable",
 ]
 
 Pretrained = bool | str | os.PathLike | None
@@ -202,7 +204,9 @@ def load_strict(module: nn.Module, state: Mapping[str, Tensor], *, source: str, 
     module.load_state_dict(state, strict=True)
 
 
-def _offline() -> bool:
+def hub_offline() -> bool:
+    """Whether the Hugging Face hub is switched off: ``HF_HUB_OFFLINE`` is set to a true value
+    (``1``, ``true``, ``yes``, ``on``) in the environment or in ``huggingface_hub``'s constants."""
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUTHY:
         return True
     from huggingface_hub import constants
@@ -210,8 +214,12 @@ def _offline() -> bool:
     return bool(constants.HF_HUB_OFFLINE)
 
 
-def _reachable(timeout: float = 3.0) -> bool:
-    """Whether the hub's host answers a TCP connection within ``timeout`` seconds."""
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the hub's host answers a TCP connection within ``timeout`` seconds.
+
+    Behind an HTTPS proxy (``HTTPS_PROXY`` / ``ALL_PROXY``) it answers ``True`` without trying:
+    the proxy decides, so the download client is left to try.
+    """
     if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
         return True  # a proxy decides; let the download client try
     from huggingface_hub import constants
@@ -246,8 +254,8 @@ def hub_file(repo_id: str, filenames: Sequence[str], *, what: str, hint: str | N
         if isinstance(cached, str) and os.path.isfile(cached):
             return cached
     wanted = " or ".join(f"{repo_id}/{name}" for name in filenames)
-    if _offline() or not _reachable():
-        why = "HF_HUB_OFFLINE is set" if _offline() else "the hub cannot be reached"
+    if hub_offline() or not hub_reachable():
+        why = "HF_HUB_OFFLINE is set" if hub_offline() else "the hub cannot be reached"
         raise WeightsUnavailableError(
             f"the {what} weights ({wanted}) are not in the Hugging Face cache and {why}.", hint=hint
         )

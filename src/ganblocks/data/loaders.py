@@ -25,7 +25,7 @@ import torch
 from .._typing import Tensor, UInt8
 from .badsamples import BadSampleLog
 from .folder import METADATA_FILE
-from .shards import _is_remote
+from .shards import is_remote
 from .transforms import BadSample
 
 __all__ = ["data_format", "epoch_permutation", "StepBatches", "StreamBatches"]
@@ -69,7 +69,7 @@ def data_format(spec: str | os.PathLike) -> Literal["folder", "zip", "shards"]:
         ValueError: A folder or file of neither kind.
     """
     text = os.fspath(spec)
-    if _is_remote(text) or ("{" in text and "}" in text and not Path(text).exists()):
+    if is_remote(text) or ("{" in text and "}" in text and not Path(text).exists()):
         return "shards"
     path = Path(text)
     if not path.exists():

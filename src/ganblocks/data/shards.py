@@ -24,10 +24,12 @@ from .._typing import Tensor, UInt8
 from .badsamples import BadSampleLog
 from .transforms import IMAGE_EXTENSIONS, MAX_CAPTION_CHARS, BadSample, BadSampleError, clean_caption, decode_image
 
-__all__ = ["expand_shards", "CaptionedShards"]
+__all__ = ["expand_shards", "is_remote", "CaptionedShards"]
 
 
-def _is_remote(url: str) -> bool:
+def is_remote(url: str) -> bool:
+    """Whether a shard is a URL (``https://``, ``s3://``, ...) or a ``pipe:`` command rather than a
+    local path."""
     return "://" in url or url.startswith("pipe:")
 
 
@@ -51,7 +53,7 @@ def expand_shards(spec: str | os.PathLike | Sequence[str | os.PathLike]) -> list
         urls = [u for s in spec for u in expand_shards(s)]
     else:
         text = os.fspath(spec)
-        if not _is_remote(text) and Path(text).is_dir():
+        if not is_remote(text) and Path(text).is_dir():
             urls = sorted(p.as_posix() for p in Path(text).rglob("*.tar") if p.is_file())
             if not urls:
                 raise ValueError(f"{text}: no .tar shards in this folder")
@@ -59,7 +61,7 @@ def expand_shards(spec: str | os.PathLike | Sequence[str | os.PathLike]) -> list
         urls = expand_urls(text)
     if not urls:
         raise ValueError(f"no shards in {spec!r}")
-    missing = [u for u in urls if not _is_remote(u) and not Path(u).is_file()]
+    missing = [u for u in urls if not is_remote(u) and not Path(u).is_file()]
     if missing:
         more = f" (and {len(missing) - 1} more of {len(urls)} shards)" if len(missing) > 1 else ""
         raise FileNotFoundError(f"{missing[0]}: no such shard{more}")
@@ -161,7 +163,7 @@ class CaptionedShards(torch.utils.data.IterableDataset):
                 if count % stride == offset:
                     yield sample
                 count += 1
-            if not _is_remote(url) and not _ends_cleanly(url):
+            if not is_remote(url) and not _ends_cleanly(url):
                 pending.append(BadSample("truncated_shard", url, "no end-of-archive marker"))
 
     def _decode(self, sample: dict[str, Any]) -> tuple[Tensor, str] | BadSample:

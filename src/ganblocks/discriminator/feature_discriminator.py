@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._typing import Float, Tensor, check_shape
-from ..backbones._frozen import exclude_from_state_dict
+from ..backbones import exclude_from_state_dict
 from ..backbones.dino import ViTFeatureExtractor
 from .augment import DiffAugment
 from .heads import MultiHeadDiscriminator

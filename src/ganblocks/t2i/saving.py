@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
-from ..backbones._weights import _offline, _reachable, load_strict, read_weights_file
+from ..backbones import hub_offline as _offline, hub_reachable as _reachable, load_strict, read_weights_file
 from .config import GeneratorConfig
 from .runs import is_run_folder, load_run
 
