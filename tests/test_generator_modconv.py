@@ -76,10 +76,10 @@ def test_batch_permutation_equivariance(seed, batch, c_in, c_out, k, h, up, impl
 
 
 @given(seed=seeds, batch=batch_sizes, c_in=channels, c_out=channels, k=odd_kernel_sizes,
-       h=spatial, w=spatial, impl=impls)
-def test_module_without_demodulation_and_unit_styles_is_a_plain_conv(seed, batch, c_in, c_out, k, h, w, impl):
+       h=spatial, w=spatial)
+def test_module_without_demodulation_and_unit_styles_is_a_plain_conv(seed, batch, c_in, c_out, k, h, w):
     torch.manual_seed(seed)
-    conv = ModulatedConv(c_in, c_out, k, demodulate=False, impl=impl, dtype=f64)
+    conv = ModulatedConv(c_in, c_out, k, demodulate=False, dtype=f64)
     x = torch.randn(batch, c_in, h, w, dtype=f64)
     expected = F.conv2d(x, conv.weight / math.sqrt(c_in * k * k), padding=k // 2)
     torch.testing.assert_close(conv(x, torch.ones(batch, c_in, dtype=f64)), expected)
@@ -131,9 +131,27 @@ def test_every_parameter_gets_a_finite_gradient(up, demodulate):
         assert t.grad is not None and torch.isfinite(t.grad).all() and t.grad.abs().sum() > 0, name
 
 
-def test_auto_resolves_to_a_real_path():
-    assert resolve_modconv_impl("auto", torch.device("cpu")) in ("grouped", "scaled")
+def test_auto_resolves_to_the_scaled_path_that_the_module_runs():
+    assert resolve_modconv_impl("auto", torch.device("cpu")) == "scaled"
     assert resolve_modconv_impl("grouped", torch.device("cpu")) == "grouped"
+    x, weight, styles = _inputs(0, 3, 4, 5, 3, 6, 6)
+    conv = ModulatedConv(4, 5, 3, dtype=f64)
+    with torch.no_grad():
+        conv.weight.copy_(weight)
+    assert torch.equal(conv(x, styles), modulated_conv2d(x, weight, styles, impl="scaled"))
+
+
+@pytest.mark.parametrize("up", [1, 2])
+def test_grouped_path_gives_the_same_gradients_for_channels_last_inputs(up):
+    x, weight, styles = _inputs(0, 3, 4, 5, 3, 6, 6)
+    grads = []
+    for layout in (torch.contiguous_format, torch.channels_last):
+        leaves = [t.clone().requires_grad_(True) for t in (x, weight)]
+        xs, ws = (t.to(memory_format=layout) for t in leaves)
+        modulated_conv2d(xs, ws, styles, up=up, impl="grouped").square().sum().backward()
+        grads.append([t.grad for t in leaves])
+    for contiguous, channels_last in zip(*grads):
+        torch.testing.assert_close(channels_last, contiguous)
 
 
 def test_errors_name_the_argument():

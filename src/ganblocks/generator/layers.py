@@ -7,7 +7,7 @@ from torch import nn
 
 from .._typing import Float, Tensor, check_shape
 from .equalized import bias_act
-from .modconv import ModConvImpl, ModulatedConv
+from .modconv import ModulatedConv
 from .modulation import ModulationKind, create_modulation
 from .noise import NoiseInjection, NoiseMode
 from ..ops.upfirdn import FIR_TAPS
@@ -35,7 +35,6 @@ class StyleConv(nn.Module):
         use_noise: Whether to add noise.
         activation_gain: Gain $g$ after the leaky ReLU.
         conv_clamp: Clamp $c$; `None` for no clamp.
-        impl: Modulated-conv implementation (see `modulated_conv2d`).
         up_taps: Filter taps after an upsampling conv (see `ModulatedConv`).
         device: Device of the parameters.
         dtype: Dtype of the parameters.
@@ -54,7 +53,6 @@ class StyleConv(nn.Module):
         use_noise: bool = True,
         activation_gain: float = math.sqrt(2.0),
         conv_clamp: float | None = 256.0,
-        impl: ModConvImpl = "auto",
         up_taps: tuple[float, ...] = FIR_TAPS,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
@@ -68,8 +66,8 @@ class StyleConv(nn.Module):
         self.conv_clamp = conv_clamp
         self.modulation = create_modulation(modulation, w_dim, in_channels, **factory)
         self.conv = ModulatedConv(
-            in_channels, out_channels, kernel_size, demodulate=True, up=up, impl=impl,
-            up_taps=up_taps, **factory,
+            in_channels, out_channels, kernel_size, demodulate=True, up=up, up_taps=up_taps,
+            **factory,
         )
         self.noise = NoiseInjection(resolution=resolution, **factory) if use_noise else None
         self.bias = nn.Parameter(torch.zeros(out_channels, **factory))

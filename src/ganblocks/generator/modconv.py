@@ -16,19 +16,13 @@ ModConvImpl = Literal["auto", "grouped", "scaled"]
 
 
 def resolve_modconv_impl(impl: ModConvImpl, device: torch.device) -> Literal["grouped", "scaled"]:
-    """Pick the implementation `"auto"` stands for on `device`.
+    """The path of `modulated_conv2d` that `impl` names on `device`: `"auto"` is `"scaled"`.
 
-    `"auto"` is `"scaled"` on every device, measured with `benchmarks/bench_modconv.py`:
-
-    * CPU (2 threads): both paths are within a few percent of `nn.Conv2d` at batch 8, 64x64,
-      256 channels; with more channels per sample (batch 16, 16x16, 512 channels) the grouped
-      convolution is 3x slower.
-    * CUDA (H200, fp32 with TF32 and bf16): the scaled path runs the same cuDNN kernels as a
-      plain convolution: it is 1.1x faster at batch 8, 64x64, 256 channels (1.8x forward +
-      backward in bf16), 6-10x faster at batch 32, 16x16, 1024 channels, where grouped kernels
-      for `groups = batch` are poor, and within 4 % for 2x upsampling layers. It also never materialises the
-      per-sample weights (`batch * out * in * k * k` values: 150 MB per sample for a
-      2048-channel 3x3 layer in fp32).
+    The scaled path is one convolution with the shared weight: it runs the kernels of a plain
+    convolution, exports to ONNX as one, and never materialises the per-sample weights
+    (`batch * out * in * k * k` values). The grouped path is the textbook form, kept as a
+    reference; its convolution with `groups = batch` is the slower one on every device measured
+    (the timings and their commands are on the generator blocks' page of the docs).
 
     Args:
         impl: `"auto"`, `"grouped"` or `"scaled"`.
@@ -97,12 +91,12 @@ def modulated_conv2d(
     and $y_b = W''_b \star x_b$ ($W'$ when `demodulate` is off). Two implementations give the
     same result up to rounding:
 
-    * `"grouped"` builds the per-sample weights and runs one convolution with `groups = b`;
-    * `"scaled"` uses $W''_b \star x_b = d_b \odot \big(W \star (s_b \odot x_b)\big)$ with the
+    * `"scaled"` (what `"auto"` picks, and what `ModulatedConv` and the generator's layers run)
+      uses $W''_b \star x_b = d_b \odot \big(W \star (s_b \odot x_b)\big)$ with the
       demodulation coefficient $d_{b,o} = (\sum_i s_{b,i}^2 \sum_{k,k} W_{o,i,\cdot}^2 +
-      \epsilon)^{-1/2}$: one convolution with the shared weight.
-
-    `"auto"` picks the faster one for the device (see `resolve_modconv_impl`).
+      \epsilon)^{-1/2}$: one convolution with the shared weight;
+    * `"grouped"`, the reference, builds the per-sample weights and runs one convolution with
+      `groups = b` (see `resolve_modconv_impl`).
 
     With `up = 2` the convolution is transposed with stride 2 (it correlates `weight` with the
     zero-inserted input) and is followed by the FIR filter `up_taps` (default $[1, 3, 3, 1]$)
@@ -184,7 +178,6 @@ class ModulatedConv(nn.Module):
         kernel_size: Odd kernel size $k$.
         demodulate: Normalise each output channel's per-sample weight.
         up: 1, or 2 for a 2x upsampling convolution (output $2h \times 2w$).
-        impl: `"auto"`, `"grouped"` or `"scaled"` (see `modulated_conv2d`).
         up_taps: Taps of the filter after an upsampling convolution (`FIR_TAPS`, StyleGAN's
             low-pass, or `NEAREST_TAPS`: nearest-neighbour upsampling).
         device: Device of the weight.
@@ -199,7 +192,6 @@ class ModulatedConv(nn.Module):
         *,
         demodulate: bool = True,
         up: int = 1,
-        impl: ModConvImpl = "auto",
         up_taps: tuple[float, ...] = FIR_TAPS,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
@@ -213,13 +205,11 @@ class ModulatedConv(nn.Module):
             raise ValueError(f"kernel_size must be odd and >= 1, got {kernel_size}")
         if up not in (1, 2):
             raise ValueError(f"up must be 1 or 2, got {up}")
-        resolve_modconv_impl(impl, torch.device("cpu"))  # validates the name
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = kernel_size
         self.demodulate = demodulate
         self.up = up
-        self.impl = impl
         self.up_taps = tuple(float(t) for t in up_taps)
         self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
         self.weight = nn.Parameter(
@@ -237,13 +227,12 @@ class ModulatedConv(nn.Module):
         if not self.demodulate:
             styles = styles * self.weight_gain
         return modulated_conv2d(
-            x, self.weight, styles, demodulate=self.demodulate, up=self.up, impl=self.impl,
-            up_taps=self.up_taps,
+            x, self.weight, styles, demodulate=self.demodulate, up=self.up, up_taps=self.up_taps,
         )
 
     def extra_repr(self) -> str:
         return (
             f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"demodulate={self.demodulate}, up={self.up}, impl={self.impl!r}"
+            f"demodulate={self.demodulate}, up={self.up}"
             + (f", up_taps={self.up_taps}" if self.up > 1 and self.up_taps != FIR_TAPS else "")
         )

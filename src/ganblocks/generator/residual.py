@@ -7,7 +7,6 @@ from torch import nn
 
 from .._typing import Float, Tensor, check_shape
 from .layers import StyleConv
-from .modconv import ModConvImpl
 from .modulation import ModulationKind
 from .noise import NoiseMode
 
@@ -33,7 +32,6 @@ class ResidualGenBlock(nn.Module):
         use_noise: Whether the StyleConv adds noise.
         resolution: Spatial side, for the fixed noise of `noise_mode="const"`.
         conv_clamp: Clamp of the StyleConv; `None` for no clamp.
-        impl: Modulated-conv implementation (see `modulated_conv2d`).
         device: Device of the parameters.
         dtype: Dtype of the parameters.
     """
@@ -50,7 +48,6 @@ class ResidualGenBlock(nn.Module):
         use_noise: bool = True,
         resolution: int | None = None,
         conv_clamp: float | None = 256.0 * math.sqrt(0.5),
-        impl: ModConvImpl = "auto",
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -66,7 +63,7 @@ class ResidualGenBlock(nn.Module):
         self.conv = StyleConv(
             channels, channels, w_dim, kernel_size=kernel_size, resolution=resolution,
             modulation=modulation, use_noise=use_noise, activation_gain=1.0,
-            conv_clamp=conv_clamp, impl=impl, **factory,
+            conv_clamp=conv_clamp, **factory,
         )
         self.gamma = nn.Parameter(torch.full((channels,), layer_scale_init, **factory))
 

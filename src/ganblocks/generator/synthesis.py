@@ -14,7 +14,6 @@ from .attention import check_token_mask
 from .cross_attention import TextCrossAttention
 from .fourier import FourierFeatures
 from .layers import StyleConv
-from .modconv import ModConvImpl
 from .modulation import ModulationKind
 from .noise import NoiseMode
 from .residual import ResidualGenBlock
@@ -117,7 +116,6 @@ class SynthesisBlock(nn.Module):
         modulation: `"polynomial"` or `"affine"`.
         use_noise: Whether the convs add noise.
         num_groups: GroupNorm groups of the residual layers.
-        impl: Modulated-conv implementation (see `modulated_conv2d`).
         upsample: `"fir"` (StyleGAN's low-pass filter) or `"nearest"` (see `UPSAMPLE_TAPS`).
         self_attention: Add a `SpatialSelfAttention` after the convs.
         text_dim: Width of the text tokens; a `TextCrossAttention` follows the convs when set.
@@ -142,7 +140,6 @@ class SynthesisBlock(nn.Module):
         modulation: ModulationKind = "polynomial",
         use_noise: bool = True,
         num_groups: int = 32,
-        impl: ModConvImpl = "auto",
         upsample: UpsampleKind = "fir",
         self_attention: bool = False,
         text_dim: int | None = None,
@@ -173,7 +170,7 @@ class SynthesisBlock(nn.Module):
         self._up_taps = upsample_taps(upsample)
         common: dict[str, Any] = {
             "resolution": resolution, "modulation": modulation, "use_noise": use_noise,
-            "impl": impl, "device": device, "dtype": dtype,
+            "device": device, "dtype": dtype,
         }
         self.up_conv = (None if first else
                         StyleConv(in_channels, out_channels, w_dim, up=2, up_taps=self._up_taps, **common))
@@ -196,7 +193,7 @@ class SynthesisBlock(nn.Module):
         self.text_dim = text_dim
         self.cross_attn = TextCrossAttention(out_channels, text_dim, **attn) if text_dim else None
         self.torgb = ToRGB(out_channels, w_dim, out_channels=img_channels, modulation=modulation,
-                           impl=impl, device=device, dtype=dtype)
+                           device=device, dtype=dtype)
 
     def forward(
         self,
@@ -282,7 +279,6 @@ class SynthesisNetwork(nn.Module):
         modulation: `"polynomial"` or `"affine"`.
         use_noise: Whether the convs add noise.
         num_groups: GroupNorm groups of the residual layers.
-        impl: Modulated-conv implementation (see `modulated_conv2d`).
         upsample: `"fir"`: StyleGAN's $[1, 3, 3, 1]$ low-pass filter after each 2x upsampling
             (of the features and of the RGB skips); `"nearest"`: nearest-neighbour upsampling
             (beyond StyleGAN-T: a piecewise-constant image is then exactly representable, so
@@ -310,7 +306,6 @@ class SynthesisNetwork(nn.Module):
         modulation: ModulationKind = "polynomial",
         use_noise: bool = True,
         num_groups: int = 32,
-        impl: ModConvImpl = "auto",
         upsample: UpsampleKind = "fir",
         cross_attention: Sequence[int] = (),
         self_attention: Sequence[int] = (),
@@ -350,7 +345,7 @@ class SynthesisNetwork(nn.Module):
             blocks[f"b{r}"] = SynthesisBlock(
                 in_channels, channels, w_dim, resolution=r, num_res_blocks=num_res_blocks,
                 residual=residual, first=r == 8, img_channels=img_channels,
-                modulation=modulation, use_noise=use_noise, num_groups=num_groups, impl=impl,
+                modulation=modulation, use_noise=use_noise, num_groups=num_groups,
                 upsample=upsample, self_attention=r in self.self_attention,
                 text_dim=text_dim if r in self.cross_attention else None,
                 attention_heads=attention_heads, attention_logits=attention_logits,

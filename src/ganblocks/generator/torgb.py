@@ -5,7 +5,7 @@ from torch import nn
 
 from .._typing import Float, Tensor, check_shape
 from .equalized import bias_act
-from .modconv import ModConvImpl, ModulatedConv
+from .modconv import ModulatedConv
 from .modulation import ModulationKind, create_modulation
 
 __all__ = ["ToRGB"]
@@ -26,7 +26,6 @@ class ToRGB(nn.Module):
         out_channels: Image channels.
         modulation: `"polynomial"` or `"affine"`.
         conv_clamp: Clamp $c$; `None` for no clamp.
-        impl: Modulated-conv implementation (see `modulated_conv2d`).
         device: Device of the parameters.
         dtype: Dtype of the parameters.
     """
@@ -39,7 +38,6 @@ class ToRGB(nn.Module):
         out_channels: int = 3,
         modulation: ModulationKind = "polynomial",
         conv_clamp: float | None = 256.0,
-        impl: ModConvImpl = "auto",
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -52,7 +50,7 @@ class ToRGB(nn.Module):
         self.modulation = create_modulation(modulation, w_dim, in_channels, **factory)
         # A 1x1 conv without demodulation multiplies the styles by 1 / sqrt(in_channels).
         self.conv = ModulatedConv(
-            in_channels, out_channels, 1, demodulate=False, impl=impl, **factory
+            in_channels, out_channels, 1, demodulate=False, **factory
         )
         with torch.no_grad():
             self.conv.weight.mul_(0.1)
