@@ -43,6 +43,7 @@ def fake_run(run: Path, cfg: Any = None, *, steps: tuple[int, ...] = (4,), final
     """A run folder as the example's trainer writes it (G, G_ema and the meta, the run's
     ``config.json`` at the top), without training: each step's G_ema gets different random
     weights. Returns the run folder."""
+    from ganblocks.t2i.runs import checkpoint_meta
     from ganblocks.training import save_checkpoint
     from model import build_generator, create_frozen_clip
 
@@ -54,7 +55,7 @@ def fake_run(run: Path, cfg: Any = None, *, steps: tuple[int, ...] = (4,), final
             for p in G_ema.synthesis.parameters():
                 p.add_(0.01 * step * torch.randn_like(p))
         meta = {"config": config_dict or dataclasses.asdict(cfg), "step": step, "images_seen": step * cfg.batch,
-                "stage": "generator", "restores": 0, "preset": "shapes"}
+                "stage": "generator", "restores": 0, "preset": "shapes", **checkpoint_meta(G, data="shapes")}
         save_checkpoint(run, step=step, modules={"G": G, "G_ema": G_ema}, optimizers={}, meta=meta, rng=False)
     (run / "config.json").write_text(json.dumps(config_dict or dataclasses.asdict(cfg)))
     if final_eval is not None:

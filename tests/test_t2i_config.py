@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 
 from ganblocks import GeneratorConfig
 from strategies import runtime_typecheck_disabled
-from t2i_helpers import run_config
 
 def _with_attention(config: GeneratorConfig, data: st.DataObject) -> GeneratorConfig:
     """The config with attention at a drawn subset of its block resolutions."""
@@ -68,49 +67,31 @@ def test_unknown_missing_and_invalid_fields_are_refused_by_name() -> None:
         GeneratorConfig.from_dict({"resolution": 16, "modulation": "cubic"}, source="my.json")
 
 
-@pytest.mark.parametrize("preset_name", ["shapes", "small", "lite", "full"])
-def test_run_config_gives_the_example_architecture(preset_name: str) -> None:
-    from config import preset
-
-    cfg = preset(preset_name)
-    arch = GeneratorConfig.from_run_config(dataclasses.asdict(cfg))
-    for name in ("resolution", "z_dim", "channel_base", "channel_max", "num_res_blocks", "residual", "modulation"):
-        assert getattr(arch, name) == getattr(cfg, name)
-    assert arch.text_encoder == cfg.clip_model
-    assert arch.upsample == cfg.g_upsample
-    assert GeneratorConfig.from_run_config({"resolution": 32, "g_upsample": "nearest"}).upsample == "nearest"
-    # the tiny CLIP has GELU; openai's ViT-L/14 weights were trained with QuickGELU
-    assert arch.text_quick_gelu is (cfg.clip_model != "tiny")
-
-
-def test_run_config_quick_gelu_follows_the_weights_tag() -> None:
+def test_quick_gelu_follows_the_weights_tag() -> None:
     import open_clip
+
+    from ganblocks.t2i.config import clip_quick_gelu
 
     tags = [t for t in open_clip.list_pretrained_tags_by_model("ViT-B-32") if t != "openai"]
     other = next(t for t in tags if not open_clip.get_pretrained_cfg("ViT-B-32", t).get("quick_gelu", False))
-    base = {"resolution": 16, "clip_model": "ViT-B-32"}
-    assert GeneratorConfig.from_run_config({**base, "clip_weights": "openai"}).text_quick_gelu is True
-    assert GeneratorConfig.from_run_config({**base, "clip_weights": other}).text_quick_gelu is False
-    assert GeneratorConfig.from_run_config({**base, "clip_weights": None}).text_quick_gelu is True  # name's default
+    assert clip_quick_gelu("ViT-B-32", "openai") is True
+    assert clip_quick_gelu("ViT-B-32", other) is False
+    assert clip_quick_gelu("ViT-B-32", None) is True  # random or file weights: the name's default tag
+    assert clip_quick_gelu("tiny", "openai") is False
 
 
-def test_old_run_configs_without_later_fields_still_read() -> None:
-    from config import ADDED_FIELDS
-
-    # a config written before the fields existed means what the fields' ADDED_FIELDS values mean
-    values = dataclasses.asdict(run_config(**ADDED_FIELDS))
-    old = {k: v for k, v in values.items() if k not in ADDED_FIELDS}
-    assert GeneratorConfig.from_run_config(old) == GeneratorConfig.from_run_config(values)
-    # a run config without the generator's optional fields gets the defaults
-    assert GeneratorConfig.from_run_config({"resolution": 32}) == GeneratorConfig(resolution=32)
+def test_configs_of_removed_options_read_when_off_and_are_refused_when_on() -> None:
+    assert GeneratorConfig.from_dict({"resolution": 32, "input_shift": 0.0}) == GeneratorConfig(resolution=32)
+    with pytest.raises(ValueError, match="my.json sets input_shift=0.05, an option this ganblocks no longer has"):
+        GeneratorConfig.from_dict({"resolution": 32, "input_shift": 0.05}, source="my.json")
 
 
 def test_attention_resolutions_read_from_lists_and_run_strings():
     cfg = GeneratorConfig.from_dict({"resolution": 32, "cross_attention": [16, 8], "self_attention": []})
     assert cfg.cross_attention == (8, 16) and cfg.self_attention == ()
     assert GeneratorConfig.from_dict(cfg.to_dict()) == cfg
-    run = GeneratorConfig.from_run_config({"resolution": 32, "g_cross_attention": "8,16", "g_self_attention": "8"})
-    assert run.cross_attention == (8, 16) and run.self_attention == (8,)
-    assert GeneratorConfig.from_run_config({"resolution": 32}).cross_attention == ()  # older runs: off
+    text = GeneratorConfig.from_dict({"resolution": 32, "cross_attention": "8,16", "self_attention": "8"})
+    assert text.cross_attention == (8, 16) and text.self_attention == (8,)
+    assert GeneratorConfig.from_dict({"resolution": 32}).cross_attention == ()  # older configs: off
     with pytest.raises(ValueError, match=r"cross_attention \[64\] must name block resolutions of a 32 px"):
         GeneratorConfig.from_dict({"resolution": 32, "cross_attention": [64]})

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from ganblocks import GeneratorConfig, TextToImageGenerator
 from strategies import seeds
-from t2i_helpers import PROMPTS, SEEDS, run_config, tiny_arch, tiny_generator
+from t2i_helpers import PROMPTS, SEEDS, tiny_arch, tiny_generator
 
 
 @pytest.fixture(scope="module")
@@ -68,16 +68,6 @@ def test_state_dict_keys_match_the_example_checkpoints() -> None:
     assert prefixes == {"text_encoder", "mapping", "synthesis"}
 
 
-def test_the_example_builds_the_library_class() -> None:
-    from model import build_generator, create_frozen_clip
-
-    cfg = run_config()
-    G = build_generator(cfg, create_frozen_clip(cfg))
-    assert type(G) is TextToImageGenerator
-    assert G.config == GeneratorConfig.from_run_config(cfg.__dict__)
-    assert "model" in sys.modules and sys.modules["model"].Generator is TextToImageGenerator
-
-
 def test_a_text_encoder_with_other_activations_is_refused() -> None:
     from ganblocks import create_clip
 
@@ -98,52 +88,22 @@ def test_import_ganblocks_does_not_import_huggingface_hub() -> None:
 
 @settings(max_examples=5, deadline=None)
 @given(seeds, st.floats(0.0, 1.0))
-def test_input_shift_translates_the_fourier_input_by_the_latent(seed: int, psi: float) -> None:
-    plain = tiny_generator(seed)
-    shifted = tiny_generator(seed, input_shift=0.05)  # the same weights: the shift has none
-    z = torch.randn(3, plain.z_dim, generator=torch.Generator().manual_seed(seed))
-    c = plain.encode(PROMPTS)
-    # the mapping reads the latent without the two coordinates that drive the shift
-    blind = torch.cat([torch.zeros(3, 2), z[:, 2:]], dim=1)
-    w = plain.mapping(blind, c.embedding, truncation_psi=psi)
-    expected = plain.synthesis(w, tokens=c.tokens, mask=c.mask, noise_mode="const", shift=0.05 * psi * z[:, :2])
-    torch.testing.assert_close(shifted(z, c, truncation_psi=psi, noise_mode="const"), expected)
-    # off (the default): every coordinate reaches the mapping, the learned transform alone moves
-    # the picture; generate stays a function of prompt and seed
-    w = plain.mapping(z, c.embedding, truncation_psi=psi)
-    torch.testing.assert_close(plain(z, c, truncation_psi=psi, noise_mode="const"),
-                               plain.synthesis(w, tokens=c.tokens, mask=c.mask, noise_mode="const"))
-    assert torch.equal(shifted.generate(PROMPTS, SEEDS), shifted.generate(PROMPTS, SEEDS))
-
-
-def test_input_shift_is_read_from_run_configs_and_checked() -> None:
-    assert GeneratorConfig.from_run_config({"resolution": 32, "g_input_shift": 0.02}).input_shift == 0.02
-    with pytest.raises(ValueError, match=r"input_shift must be a number in \[0, 1\)"):
-        GeneratorConfig(resolution=16, input_shift=-0.1)
-    with pytest.raises(ValueError, match="input_shift reads two latent coordinates"):
-        GeneratorConfig(resolution=16, z_dim=1, input_shift=0.1)
-
-
-@settings(max_examples=5, deadline=None)
-@given(seeds, st.floats(0.0, 1.0), st.floats(0.0, 0.1))
-def test_output_shift_moves_the_finished_image_by_the_latent(seed: int, psi: float, input_shift: float) -> None:
+def test_output_shift_moves_the_finished_image_by_the_latent(seed: int, psi: float) -> None:
     from ganblocks import translate
 
-    plain = tiny_generator(seed, input_shift=input_shift)
-    moved = tiny_generator(seed, input_shift=input_shift, output_shift=0.03)  # the same weights
+    plain = tiny_generator(seed)
+    moved = tiny_generator(seed, output_shift=0.03)  # the same weights
     z = torch.randn(3, plain.z_dim, generator=torch.Generator().manual_seed(seed))
     c = plain.encode(PROMPTS)
-    blind = torch.cat([torch.zeros(3, 2), z[:, 2:]], dim=1)  # neither shift's coordinates reach the mapping
+    blind = torch.cat([torch.zeros(3, 2), z[:, 2:]], dim=1)  # the shift's coordinates never reach the mapping
     w = plain.mapping(blind, c.embedding, truncation_psi=psi)
-    inner = plain.synthesis(w, tokens=c.tokens, mask=c.mask, noise_mode="const",
-                            shift=input_shift * psi * z[:, :2] if input_shift > 0 else None)
+    inner = plain.synthesis(w, tokens=c.tokens, mask=c.mask, noise_mode="const")
     expected = translate(inner, 0.03 * psi * z[:, :2])
     torch.testing.assert_close(moved(z, c, truncation_psi=psi, noise_mode="const"), expected)
     assert torch.equal(moved.generate(PROMPTS, SEEDS), moved.generate(PROMPTS, SEEDS))
 
 
-def test_output_shift_is_read_from_run_configs_saved_and_checked(tmp_path) -> None:
-    assert GeneratorConfig.from_run_config({"resolution": 32, "g_output_shift": 0.01}).output_shift == 0.01
+def test_output_shift_is_saved_and_checked(tmp_path) -> None:
     G = tiny_generator(0, output_shift=0.01)
     G.save_pretrained(tmp_path / "m")
     again = TextToImageGenerator.from_pretrained(tmp_path / "m")

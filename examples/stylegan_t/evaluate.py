@@ -4,7 +4,8 @@ r"""Evaluate a StyleGAN-T generator on ShapesT2I, and draw sample grids.
     python examples/stylegan_t/evaluate.py --checkpoint runs/x --metrics fid,kid,clip \
         --inception-weights weights-inception-2015-12-05-6726825d.pth
 
-``--metrics`` adds ganblocks.metrics' scores (see ``python -m ganblocks.metrics --help``).
+``--metrics`` adds ganblocks.metrics' reference scores, the CLIP score under the run's own frozen
+CLIP (see also ``python -m ganblocks.metrics --help``, which scores any saved generator).
 """
 
 import json
@@ -13,84 +14,66 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from config import Config  # noqa: E402
 
+from ganblocks import to_uint8  # noqa: E402,F401 - re-exported for the example's scripts
 from ganblocks.cli import ArgumentParser, resolve_device, user_errors  # noqa: E402
 
-EVAL_SEED_BASE = 1_000_000  # latents for evaluation never coincide with grid seeds
 GRID_SEEDS = 8
 
 
-@torch.no_grad()
-def _generate(G: nn.Module, prompts: list[str], seeds: list[int], device: torch.device,
-              truncation_psi: float = 1.0, chunk: int = 64) -> Tensor:
-    out = []
-    for i in range(0, len(prompts), chunk):
-        out.append(G.generate(prompts[i:i + chunk], seeds[i:i + chunk], truncation_psi=truncation_psi).cpu())
-    return torch.cat(out)
-
-
-def to_uint8(images: Tensor) -> Tensor:
-    """Raw generator images to uint8 [0, 255], clamped to [-1, 1] first (``ganblocks.to_uint8``)."""
-    from ganblocks import to_uint8 as clamp_to_uint8
-
-    return clamp_to_uint8(images)
-
-
 def grid_prompts(cfg: Config) -> list[str]:
-    """The fixed prompts of the sample grids: seen and held-out single objects, and pairs."""
-    from ganblocks.data import make_eval_prompts
+    """The fixed prompts of the sample grids (ShapesT2I's: seen and held-out objects, and pairs)."""
+    from ganblocks.metrics import shapes_grid_captions
 
-    prompts = make_eval_prompts(seed=12345, n_single_seen=4, n_single_heldout=2, n_double_seen=1,
-                                n_double_heldout=1)
-    return [p.caption for p in prompts]
+    return shapes_grid_captions()
 
 
 def save_sample_grid(G: nn.Module, cfg: Config, path: Path, device: torch.device) -> Path:
     """A grid PNG: one row per fixed prompt, one column per seed; prompts listed beside it."""
-    from ganblocks import save_grid
+    from ganblocks.metrics import save_sample_grid as save_grid_of
 
-    prompts = grid_prompts(cfg)
-    seeds = list(range(GRID_SEEDS))
-    images = _generate(G, [p for p in prompts for _ in seeds], seeds * len(prompts), device)
-    save_grid(images, path, nrow=len(seeds), scale=max(1, 128 // cfg.resolution))
-    path.with_suffix(".txt").write_text("\n".join(f"row {i}: {p}" for i, p in enumerate(prompts)) + "\n")
-    return path
+    return save_grid_of(G, grid_prompts(cfg), path, seeds=GRID_SEEDS)
 
 
-@torch.no_grad()
 def evaluate_generator(G: nn.Module, cfg: Config, device: torch.device, *, final: bool = False,
                        samples: int | None = None, truncation_psi: float = 1.0) -> dict[str, Any]:
-    """ShapesT2I scores of ``G`` on fresh prompts and latents (never the training ones).
+    """ShapesT2I scores of ``G`` on fresh prompts and latents (``ganblocks.metrics.evaluate_shapes``)."""
+    from ganblocks.metrics import evaluate_shapes
 
-    3/8 single-object prompts of seen compositions, 1/4 single-object held-out compositions,
-    1/4 two-object prompts of seen and 1/8 of held-out compositions (binding); plus diversity
-    over seeds for a few fixed captions. Keys: see ``ganblocks.data.summarize_scores``.
-    """
-    from ganblocks.data import diversity, make_eval_prompts, score_images
+    return evaluate_shapes(G, samples=samples or cfg.eval_samples, final=final, truncation_psi=truncation_psi)
 
-    n = samples or cfg.eval_samples
-    n_seen, n_held, n_double = int(0.375 * n), n // 4, n // 4
-    prompts = make_eval_prompts(seed=777, n_single_seen=n_seen, n_single_heldout=n_held,
-                                n_double_seen=n_double, n_double_heldout=n - n_seen - n_held - n_double)
-    captions = [p.caption for p in prompts]
-    seeds = [EVAL_SEED_BASE + i for i in range(len(captions))]
-    images = _generate(G, captions, seeds, device, truncation_psi)
-    scores: dict[str, Any] = dict(score_images(to_uint8(images), captions))
-    per_caption = 16 if final else 8
-    div_captions = captions[:4]
-    div_images = {
-        cap: to_uint8(_generate(G, [cap] * per_caption,
-                                [EVAL_SEED_BASE * 2 + j for j in range(per_caption)], device, truncation_psi))
-        for cap in div_captions
-    }
-    scores["diversity"] = float(diversity(div_images, resolution=cfg.resolution))
-    scores["samples"] = len(captions)
-    return scores
+
+def reference_metrics(G: nn.Module, cfg: Config, metrics: list[str], *, samples: int, device: torch.device,
+                      truncation_psi: float, inception_weights: Path | None, dino_model: str | None,
+                      dino_weights: str | None) -> dict[str, Any]:
+    """FID / KID / FD-DINO against ShapesT2I and the CLIP score under the run's own frozen CLIP."""
+    from model import create_frozen_clip
+
+    from ganblocks.backbones import weights_argument
+    from ganblocks.backbones.dino import DINO_DEFAULT
+    from ganblocks.metrics import ShapesReference, check_metrics, create_dino_features, create_inception
+    from ganblocks.metrics import score_generator
+
+    wanted = check_metrics(metrics, samples)
+    networks: dict[str, Any] = {}
+    if "fid" in wanted or "kid" in wanted:
+        with weights_argument("inception_weights"):
+            networks["inception"] = create_inception(inception_weights or True, device=device)
+    if "fd_dino" in wanted:
+        weights = dino_weights or "hub"
+        pretrained = False if weights.lower() in ("none", "random") else True if weights == "hub" else weights
+        with weights_argument("dino_weights"):
+            networks["dino"] = create_dino_features(dino_model or DINO_DEFAULT, pretrained=pretrained, device=device)
+    if "clip" in wanted:
+        networks["clip"] = create_frozen_clip(cfg, device)
+        networks["clip_name"] = f"{cfg.clip_model} ({cfg.clip_weights or f'random weights, seed {cfg.backbone_seed}'})"
+    reference = ShapesReference(cfg.resolution, max_objects=cfg.shapes_max_objects)
+    return score_generator(G, wanted, reference, samples=samples, truncation_psi=truncation_psi, **networks)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -123,13 +106,10 @@ def main(argv: list[str] | None = None) -> None:
     with user_errors():
         extra = {}
         if args.metrics:  # first: a missing weights file fails before the ShapesT2I scoring
-            from ganblocks.metrics.cli import score_generator
-
-            options = {k: v for k, v in (("dino_model", args.dino_model), ("dino_weights", args.dino_weights)) if v}
-            extra = score_generator(
+            extra = reference_metrics(
                 G, cfg, args.metrics.split(","), samples=args.samples, device=device,
-                inception_weights=args.inception_weights, truncation=args.truncation,
-                example=Path(__file__).resolve().parent, **options)
+                truncation_psi=args.truncation, inception_weights=args.inception_weights,
+                dino_model=args.dino_model, dino_weights=args.dino_weights)
         scores = evaluate_generator(G, cfg, device, final=True, samples=args.samples,
                                     truncation_psi=args.truncation)
         scores.update(extra)

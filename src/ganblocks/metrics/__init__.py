@@ -36,6 +36,13 @@ from .report import Reference as Reference
 from .report import ShapesReference as ShapesReference
 from .report import check_metrics as check_metrics
 from .report import evaluate_metrics as evaluate_metrics
+from .text_to_image import EVAL_SEED_BASE as EVAL_SEED_BASE
+from .text_to_image import TextToImage as TextToImage
+from .text_to_image import evaluate_shapes as evaluate_shapes
+from .text_to_image import generate_images as generate_images
+from .text_to_image import save_sample_grid as save_sample_grid
+from .text_to_image import score_generator as score_generator
+from .text_to_image import shapes_grid_captions as shapes_grid_captions
 
 __all__ = [
     "FolderReference",
@@ -70,4 +77,11 @@ __all__ = [
     "ShapesReference",
     "check_metrics",
     "evaluate_metrics",
+    "EVAL_SEED_BASE",
+    "TextToImage",
+    "evaluate_shapes",
+    "generate_images",
+    "save_sample_grid",
+    "score_generator",
+    "shapes_grid_captions",
 ]

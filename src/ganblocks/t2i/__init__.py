@@ -1,7 +1,7 @@
 """A text-to-image generator that loads from any script: build, train, save, share, generate.
 
-[`TextToImageGenerator`][ganblocks.t2i.generator.TextToImageGenerator] is the network the
-StyleGAN-T example trains; ``from_pretrained`` reads a saved folder, a training run or a Hugging
+[`TextToImageGenerator`][ganblocks.t2i.generator.TextToImageGenerator] is a text encoder, a
+mapping and a synthesis network; ``from_pretrained`` reads a saved folder, a training run or a Hugging
 Face Hub repository, ``save_pretrained`` writes a shareable folder with a model card. The image
 helpers clamp raw outputs to $[-1, 1]$ and write pixels.
 """

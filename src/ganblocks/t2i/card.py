@@ -11,7 +11,7 @@ __all__ = ["model_card", "card_text"]
 
 _TRAINING_ROWS = (
     ("data", "training data"),
-    ("preset", "example preset"),
+    ("preset", "training preset"),
     ("step", "training steps"),
     ("kimg", "images seen (thousands)"),
     ("stage", "training stage reached"),

@@ -1,9 +1,9 @@
 """The architecture of a text-to-image generator: every field needed to rebuild it, nothing else.
 
 A [`GeneratorConfig`][ganblocks.t2i.config.GeneratorConfig] is what a saved model's
-``config.json`` holds, and what is read out of a training run's config. Training settings
-(learning rates, losses, data) are not part of it: two runs that differ only in those build the
-same network.
+``config.json`` holds, and what a training checkpoint records of its generator. Training
+settings (learning rates, losses, data) are not part of it: two runs that differ only in those
+build the same network.
 """
 
 import dataclasses
@@ -11,18 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ganblocks.generator.upfirdn import UPSAMPLE_TAPS, UpsampleKind
+from ..generator.upfirdn import UPSAMPLE_TAPS, UpsampleKind
 
-__all__ = ["GeneratorConfig", "RUN_CONFIG_NAMES", "clip_quick_gelu", "parse_resolutions"]
-
-RUN_CONFIG_NAMES: Mapping[str, str] = {
-    "text_encoder": "clip_model", "cross_attention": "g_cross_attention",
-    "self_attention": "g_self_attention", "attention_heads": "g_attention_heads",
-    "upsample": "g_upsample", "input_shift": "g_input_shift", "output_shift": "g_output_shift",
-}
-"""Fields whose name in the StyleGAN-T example's run config differs: ours -> the run's."""
+__all__ = ["GeneratorConfig", "clip_quick_gelu", "parse_resolutions"]
 
 _RESERVED = frozenset({"format", "version", "training"})  # written beside the fields in config.json
+
+_REMOVED: Mapping[str, Any] = {"input_shift": 0.0}
+"""Fields that older configs may hold: read when they hold the value that builds today's network."""
 
 
 @dataclass(frozen=True)
@@ -49,14 +45,8 @@ class GeneratorConfig:
             (beyond StyleGAN-T, after GigaGAN; empty: the global text vector only).
         self_attention: Block resolutions with self-attention over their pixels.
         attention_heads: Heads of the attention layers.
-        input_shift: Standard deviation, in image sides, of a translation of the picture read
-            from the latent: its first two coordinates times this (times the truncation
-            $\\psi$) move the synthesis network's Fourier input and its attention layers'
-            position encoding alike, and the mapping does not see those two coordinates (it
-            would learn to cancel the shift). 0: off, the picture moves only as the mapping
-            decides.
         output_shift: Standard deviation, in image sides, of a translation of the finished
-            image read from the same two latent coordinates (times $\\psi$), by cubic
+            image read from the latent's first two coordinates (times the truncation $\\psi$), by cubic
             interpolation ([`translate`][ganblocks.generator.translation.translate]); the mapping
             does not see them either, so no layer knows the offset or can take it back. 0: off.
     """
@@ -75,7 +65,6 @@ class GeneratorConfig:
     cross_attention: tuple[int, ...] = ()
     self_attention: tuple[int, ...] = ()
     attention_heads: int = 4
-    input_shift: float = 0.0
     output_shift: float = 0.0
 
     def __post_init__(self) -> None:
@@ -96,12 +85,11 @@ class GeneratorConfig:
         if self.upsample not in UPSAMPLE_TAPS:
             names = " or ".join(repr(k) for k in UPSAMPLE_TAPS)
             raise ValueError(f"upsample must be {names}, got {self.upsample!r}")
-        for name in ("input_shift", "output_shift"):
-            shift = getattr(self, name)
-            if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not 0 <= shift < 1:
-                raise ValueError(f"{name} must be a number in [0, 1) (image sides), got {shift!r}")
-            if shift > 0 and self.z_dim < 2:
-                raise ValueError(f"{name} reads two latent coordinates; z_dim is {self.z_dim}")
+        shift = self.output_shift
+        if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not 0 <= shift < 1:
+            raise ValueError(f"output_shift must be a number in [0, 1) (image sides), got {shift!r}")
+        if shift > 0 and self.z_dim < 2:
+            raise ValueError(f"output_shift reads two latent coordinates; z_dim is {self.z_dim}")
         if not isinstance(self.text_encoder, str) or not self.text_encoder:
             raise ValueError(f"text_encoder must be an open_clip model name, got {self.text_encoder!r}")
 
@@ -121,6 +109,11 @@ class GeneratorConfig:
             ValueError: Unknown fields, no ``resolution``, or invalid values; naming ``source``.
         """
         names = {f.name for f in dataclasses.fields(cls)}
+        for name, default in _REMOVED.items():
+            if name in values and values[name] != default:
+                raise ValueError(f"{source} sets {name}={values[name]!r}, an option this ganblocks no longer "
+                                 f"has (it builds the network only with {name}={default!r})")
+        values = {k: v for k, v in values.items() if k not in _REMOVED}
         unknown = sorted(set(values) - names - _RESERVED)
         if unknown:
             raise ValueError(f"{source} has unknown generator fields {unknown} (written by a newer "
@@ -135,25 +128,6 @@ class GeneratorConfig:
             return cls(**fields)
         except (TypeError, ValueError) as err:
             raise ValueError(f"{source}: {err}") from None
-
-    @classmethod
-    def from_run_config(cls, run_config: Mapping[str, Any]) -> "GeneratorConfig":
-        """The generator architecture of a StyleGAN-T example run config (its ``config.json``).
-
-        Each field is read under the same name (or its ``RUN_CONFIG_NAMES`` alias); fields the
-        run config lacks keep their defaults, and the run's other fields (training settings) are
-        ignored. ``text_quick_gelu`` follows the run's CLIP weights, as
-        [`create_clip`][ganblocks.backbones.clip.create_clip] decides it.
-        """
-        values: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            key = RUN_CONFIG_NAMES.get(f.name, f.name)
-            if key in run_config:
-                values[f.name] = run_config[key]
-        if "text_quick_gelu" not in run_config:
-            values["text_quick_gelu"] = clip_quick_gelu(
-                values.get("text_encoder", "tiny"), run_config.get("clip_weights"))
-        return cls.from_dict(values, source="the run config")
 
 
 def clip_quick_gelu(name: str, weights: Any) -> bool:

@@ -2,9 +2,9 @@
 
 $G(z, \\text{prompt}) = \\text{synthesis}([\\text{MLP}(z), E(\\text{prompt})])$: the generator's own
 CLIP text encoder $E$, a [`MappingNetwork`][ganblocks.generator.mapping.MappingNetwork] and a
-[`SynthesisNetwork`][ganblocks.generator.synthesis.SynthesisNetwork]. The StyleGAN-T example
-trains exactly this class; a trained one loads from a training run folder, from a folder written
-by ``save_pretrained``, or from a Hugging Face Hub repository.
+[`SynthesisNetwork`][ganblocks.generator.synthesis.SynthesisNetwork]. A trained one loads from a
+training run folder, from a folder written by ``save_pretrained``, or from a Hugging Face Hub
+repository.
 """
 
 import os
@@ -73,7 +73,7 @@ class TextToImageGenerator(
             raise ValueError(
                 f"the text encoder {'uses' if not config.text_quick_gelu else 'does not use'} QuickGELU "
                 f"but config.text_quick_gelu is {config.text_quick_gelu}: build the config with "
-                "GeneratorConfig.from_run_config or set text_quick_gelu to match")
+                "text_quick_gelu=clip_quick_gelu(name, weights) (ganblocks.t2i.config) to match")
         self.config = config
         self.training_info: dict[str, Any] = {}
         self.text_encoder = text_encoder
@@ -126,15 +126,11 @@ class TextToImageGenerator(
             noise_mode: Per-pixel noise: ``"random"``, ``"const"`` (fixed) or ``"none"``.
             update_avg: Update the mapping's running mean (default: in training mode).
 
-        With ``config.input_shift`` $\\sigma > 0$ the picture is also translated by
-        $\\sigma\\,\\psi\\,(z_0, z_1)$ image sides (the Fourier input and the attention layers'
-        position encoding), and the mapping reads $z$ with $z_0 = z_1 = 0$: where the latent puts
-        the picture is part of the model, and nothing in $w$ knows the shift, so the network
-        cannot learn to take it back through the input's learned translation (given $z_0, z_1$,
-        a mapping learns to cancel most of it that way). With ``config.output_shift``
-        $\\sigma' > 0$ the finished image is moved by $\\sigma'\\,\\psi\\,(z_0, z_1)$ image
-        sides ([`translate`][ganblocks.generator.translation.translate]), which no layer can take
-        back at all.
+        With ``config.output_shift`` $\\sigma > 0$ the finished image is moved by
+        $\\sigma\\,\\psi\\,(z_0, z_1)$ image sides
+        ([`translate`][ganblocks.generator.translation.translate]) and the mapping reads $z$ with
+        $z_0 = z_1 = 0$: where the latent puts the picture is part of the model, and nothing in
+        $w$ knows the offset, so no layer can learn to take it back.
         """
         if (c is None) == (prompts is None):
             raise ValueError("pass exactly one of c (text embeddings) and prompts")
@@ -149,13 +145,12 @@ class TextToImageGenerator(
                 f"(cross_attention={list(self.config.cross_attention)}): pass c=G.encode(prompts) "
                 "or prompts=, not a pooled embedding alone")
         offset = None
-        if self.config.input_shift > 0 or self.config.output_shift > 0:
+        if self.config.output_shift > 0:
             offset = truncation_psi * z[:, :2]
             z = torch.cat([torch.zeros_like(z[:, :2]), z[:, 2:]], dim=1)  # the mapping never sees them
         w = self.mapping(z, c, truncation_psi=truncation_psi, update_avg=update_avg)
-        shift = None if offset is None or self.config.input_shift == 0 else self.config.input_shift * offset
-        img = self.synthesis(w, tokens=tokens, mask=mask, noise_mode=noise_mode, shift=shift)
-        if offset is not None and self.config.output_shift > 0:
+        img = self.synthesis(w, tokens=tokens, mask=mask, noise_mode=noise_mode)
+        if offset is not None:
             img = translate(img, self.config.output_shift * offset)
         return img
 
@@ -191,8 +186,8 @@ class TextToImageGenerator(
         """A trained generator, in eval mode with gradients off, from any of:
 
         - a folder written by ``save_pretrained`` (``config.json`` + ``model.safetensors``);
-        - a training run folder of the StyleGAN-T example, or one of its checkpoint folders (the
-          EMA weights; see [`from_run`][ganblocks.t2i.generator.TextToImageGenerator.from_run]);
+        - a training run folder, or one of its checkpoint folders (the EMA weights; see
+          [`from_run`][ganblocks.t2i.generator.TextToImageGenerator.from_run]);
         - a Hugging Face Hub repository id (``owner/name``), downloaded or read from the cache.
           With ``HF_HUB_OFFLINE=1`` only the cache is read.
 
@@ -220,8 +215,8 @@ class TextToImageGenerator(
     def from_run(
         cls, path: str | os.PathLike, *, device: str | torch.device = "cpu", network: str = "G_ema"
     ) -> "TextToImageGenerator":
-        """The generator of a StyleGAN-T example run folder (its latest checkpoint) or of one
-        checkpoint folder, in eval mode with gradients off.
+        """The generator of a training run folder (its latest checkpoint) or of one checkpoint
+        folder, in eval mode with gradients off (the checkpoint format: [`ganblocks.t2i.runs`][ganblocks.t2i.runs]).
 
         Args:
             path: The run or checkpoint folder.
@@ -230,7 +225,8 @@ class TextToImageGenerator(
 
         Raises:
             FileNotFoundError: ``path`` holds no checkpoint.
-            ValueError: The checkpoint's config or weights do not describe a generator.
+            ValueError: The checkpoint records no generator architecture, or its weights do not
+                fit it.
         """
         from .runs import load_run
 

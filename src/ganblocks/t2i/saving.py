@@ -31,7 +31,7 @@ WEIGHTS_FILE = "model.safetensors"
 G = TypeVar("G", bound=nn.Module)
 
 _EXPECTED = (f"a folder written by save_pretrained ({CONFIG_FILE} and {WEIGHTS_FILE}), a training "
-             "run or checkpoint folder of the StyleGAN-T example, or a Hugging Face Hub repo id "
+             "run or checkpoint folder, or a Hugging Face Hub repo id "
              "(owner/name)")
 _REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
