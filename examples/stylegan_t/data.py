@@ -36,15 +36,6 @@ class BatchSource(Protocol):
     def bad_sample_names(self) -> dict[str, list[str]]:
         """The first few skipped samples of each reason (files, archive members or shard keys)."""
 
-    def wrong_captions(self, captions: list[str], step: int, slot: int) -> list[str]:
-        """Captions that do not describe the images (for the matching-aware D term); a function
-        of (step, slot), slot = round * world + rank, like every other random draw."""
-
-
-def rolled_captions(captions: list[str]) -> list[str]:
-    """Each image gets its neighbour's caption (any data set)."""
-    return captions[1:] + captions[:1]
-
 
 class ShapesSource:
     """Batches of the built-in ShapesT2I data set (seen compositions only)."""
@@ -55,7 +46,6 @@ class ShapesSource:
         self.dataset = ShapesT2I(resolution=cfg.resolution, seed=cfg.seed,
                                  max_objects=cfg.shapes_max_objects, compositions="seen")
         self.rank, self.world, self.per_device, self.batch_size = rank, world, per_device, cfg.batch
-        self.seed = cfg.seed
 
     def batch(self, step: int, round: int) -> tuple[Tensor, list[str]]:
         start = step * self.batch_size + (round * self.world + self.rank) * self.per_device
@@ -69,16 +59,9 @@ class ShapesSource:
     def bad_sample_names(self) -> dict[str, list[str]]:
         return {}
 
-    def wrong_captions(self, captions: list[str], step: int, slot: int) -> list[str]:
-        """Hard mismatches: each caption edited in one attribute or one swap."""
-        from ganblocks.data import edit_caption
-
-        rng = np.random.default_rng((self.seed, step, slot))
-        return [edit_caption(c, rng) for c in captions]
-
 
 class RealSource:
-    """Batches of an image folder, zip or shards; a caption of another image is a mismatch."""
+    """Batches of an image folder, zip or shards."""
 
     def __init__(self, loader: StepBatches | StreamBatches) -> None:
         self.loader = loader
@@ -91,9 +74,6 @@ class RealSource:
 
     def bad_sample_names(self) -> dict[str, list[str]]:
         return self.loader.log.examples()
-
-    def wrong_captions(self, captions: list[str], step: int, slot: int) -> list[str]:
-        return rolled_captions(captions)
 
 
 def create_batch_source(cfg: Config, *, rank: int, world: int, per_device: int, accum: int) -> BatchSource:

@@ -3,12 +3,10 @@
 - ``FrozenCLIP``: the frozen text/image encoder. It embeds captions for the discriminator and the
   CLIP guidance loss, and is the source of the generator's own (trainable in stage 2) copy of
   its text tower.
-- ``build_generator``: the library's ``TextToImageGenerator`` (text encoder copy -> c;
-  mapping(z, c) -> w = [MLP(z), c]; synthesis(w) -> image), its text encoder copied from the CLIP.
+- ``build_generator``: the library's ``TextToImageGenerator`` of ``cfg.generator`` (text encoder
+  -> c; mapping(z, c) -> w = [MLP(z), c]; synthesis(w) -> image), its text encoder copied from the CLIP.
 - ``DINOFeatureDiscriminator``: frozen ViT feature network + trainable multi-head discriminator.
 """
-
-import dataclasses
 
 import torch
 from torch import nn
@@ -63,12 +61,8 @@ Generator = ganblocks.TextToImageGenerator
 
 # --8<-- [start:build]
 def build_generator(cfg: Config, clip: "ganblocks.FrozenCLIP") -> "ganblocks.TextToImageGenerator":
-    """The generator of a config; its text encoder starts as a copy of the frozen CLIP's.
-
-    The architecture is read from the run config by ``GeneratorConfig.from_run_config``, the
-    same reading ``TextToImageGenerator.from_run`` does when a run is loaded later."""
-    arch = ganblocks.GeneratorConfig.from_run_config(dataclasses.asdict(cfg))
-    return ganblocks.TextToImageGenerator(arch, text_encoder=clip.text_encoder_copy())
+    """The generator of ``cfg.generator``; its text encoder starts as a copy of the frozen CLIP's."""
+    return ganblocks.TextToImageGenerator(cfg.generator, text_encoder=clip.text_encoder_copy())
 
 
 def build_discriminator(cfg: Config, backbone: nn.Module, c_dim: int) -> nn.Module:
@@ -76,21 +70,12 @@ def build_discriminator(cfg: Config, backbone: nn.Module, c_dim: int) -> nn.Modu
     heads = ganblocks.MultiHeadDiscriminator(
         backbone.channels, c_dim, cmap_dim=cfg.d_cmap_dim, kernel_size=cfg.d_kernel_size,
         virtual_batch=cfg.d_virtual_batch,
-        compute_dtype=torch.bfloat16 if cfg.d_head_precision == "bf16" else None,
-        tokens=int(backbone.num_tokens) if cfg.d_positions else None)
+        compute_dtype=torch.bfloat16 if cfg.d_head_precision == "bf16" else None)
     augment = ganblocks.DiffAugment(
         brightness=cfg.augment_brightness, saturation=cfg.augment_saturation,
         contrast=cfg.augment_contrast, translation=cfg.augment_translation,
         cutout=cfg.augment_cutout)
     return ganblocks.DINOFeatureDiscriminator(backbone, heads, augment=augment)
-
-
-def build_pixel_critic(cfg: Config, c_dim: int) -> "ganblocks.PixelDiscriminator | None":
-    """The trainable pixel-space critic beside D (``d_pixel_weight > 0``), else None."""
-    if cfg.d_pixel_weight == 0:
-        return None
-    return ganblocks.PixelDiscriminator(cfg.resolution, c_dim, channels=cfg.d_pixel_channels,
-                                        out_resolution=min(4, cfg.resolution), cmap_dim=cfg.d_cmap_dim)
 
 
 # --8<-- [end:build]
