@@ -57,9 +57,9 @@ class DiscriminatorHead(nn.Module):
 
     With ``compute_dtype`` set (e.g. ``torch.bfloat16``) the convolutions and the projection run
     under autocast to that dtype, while the spectral normalisation, the batch-norm statistics,
-    the activations between convs and the returned logits stay in the parameters' dtype. On GPUs
-    and on CPUs with bf16 instructions this roughly halves the heads' cost
-    (`benchmarks/bench_discriminator.py`).
+    the activations between convs and the returned logits stay in the parameters' dtype: the
+    convolutions run at the lower precision's speed where the hardware has it (GPUs, CPUs with
+    bf16 instructions; `benchmarks/bench_discriminator.py` times it).
 
     With ``tokens`` set (beyond StyleGAN-T), a learned embedding $p_t$ per token position is added
     after the first conv, $h_t = \\phi_1(x)_t + p_t$, so the head can tell *where* a token is, not

@@ -265,8 +265,13 @@ class SynthesisNetwork(nn.Module):
     Token-level text conditioning (beyond StyleGAN-T, after GigaGAN) is off by default: with
     `cross_attention` resolutions and `text_dim`, those blocks end with a `TextCrossAttention` to
     the caption's tokens, and `forward` takes `tokens` and `mask`; `self_attention` resolutions
-    get a `SpatialSelfAttention` before it. Without them the network, its parameters and its
-    state dict are exactly StyleGAN-T's.
+    get a `SpatialSelfAttention` before it. Without them the network has StyleGAN-T's architecture
+    and parameter count, but its state dict is not the original release's: the keys differ, the
+    residual layers' `gamma` is a vector of `channels` entries, and two conventions differ: the
+    upsampling convolution's kernel is the release's rotated by 180° (here it correlates the
+    zero-inserted input, see `modulated_conv2d`), and the Fourier input's translation is
+    $t = -R\, t_\text{release}$ (see `FourierFeatures`). A release checkpoint needs those keys,
+    shapes and tensors converted before it loads.
 
     Args:
         w_dim: Width of the latent $w$ (`z_dim + c_dim` of the mapping network).
