@@ -216,7 +216,7 @@ class TextToImageGenerator(
         cls, path: str | os.PathLike, *, device: str | torch.device = "cpu", network: str = "G_ema"
     ) -> "TextToImageGenerator":
         """The generator of a training run folder (its latest checkpoint) or of one checkpoint
-        folder, in eval mode with gradients off (the checkpoint format: [`ganblocks.t2i.runs`][ganblocks.t2i.runs]).
+        folder, in eval mode with gradients off (what a checkpoint must record: [`checkpoint_meta`][ganblocks.t2i.runs.checkpoint_meta]).
 
         Args:
             path: The run or checkpoint folder.
