@@ -12,10 +12,67 @@ from .modulation import ModulationKind, create_modulation
 from .noise import NoiseInjection, NoiseMode
 from ..ops.upfirdn import FIR_TAPS
 
-__all__ = ["StyleConv"]
+__all__ = ["ModulatedLayer", "StyleConv"]
 
 
-class StyleConv(nn.Module):
+class ModulatedLayer(nn.Module):
+    r"""What `StyleConv` and `ToRGB` share: styles $s = M(w)$ and a `ModulatedConv` of $x$ by them.
+
+    Subclasses add what follows the convolution (noise, bias, activation) after this
+    `__init__`, and call `modulated` in `forward`.
+
+    Args:
+        in_channels: Input channels (the number of styles).
+        out_channels: Output channels.
+        w_dim: Width of the latent $w$.
+        kernel_size: Odd kernel size.
+        demodulate: Whether the convolution demodulates (see `ModulatedConv`).
+        up: 1, or 2 for a 2x upsampling layer.
+        up_taps: Filter taps after an upsampling conv (see `ModulatedConv`).
+        modulation: `"polynomial"` or `"affine"`.
+        conv_clamp: Clamp of the layer's output; `None` for no clamp.
+        device: Device of the parameters.
+        dtype: Dtype of the parameters.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        *,
+        kernel_size: int,
+        demodulate: bool,
+        up: int = 1,
+        up_taps: tuple[float, ...] = FIR_TAPS,
+        modulation: ModulationKind = "polynomial",
+        conv_clamp: float | None = 256.0,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.w_dim = w_dim
+        self.conv_clamp = conv_clamp
+        self.modulation = create_modulation(modulation, w_dim, in_channels, device=device, dtype=dtype)
+        self.conv = ModulatedConv(
+            in_channels, out_channels, kernel_size, demodulate=demodulate, up=up, up_taps=up_taps,
+            device=device, dtype=dtype,
+        )
+
+    def modulated(
+        self,
+        x: Float[Tensor, "b {self.in_channels} h w"],
+        w: Float[Tensor, "b {self.w_dim}"],
+    ) -> Float[Tensor, "b {self.out_channels} h2 w2"]:
+        """The modulated convolution of `x` by the styles of `w`."""
+        check_shape("x", x, (None, self.in_channels, None, None))
+        check_shape("w", w, (x.shape[0], self.w_dim))
+        return self.conv(x, self.modulation(w))
+
+
+class StyleConv(ModulatedLayer):
     r"""One synthesis layer: styles from $w$, modulated conv, noise, bias, leaky ReLU, clamp.
 
     $$s = M(w), \qquad y = \operatorname{clamp}\Big(g \cdot \operatorname{lrelu}_{0.2}\big(
@@ -57,18 +114,12 @@ class StyleConv(nn.Module):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__()
-        factory = {"device": device, "dtype": dtype}
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.w_dim = w_dim
-        self.activation_gain = activation_gain
-        self.conv_clamp = conv_clamp
-        self.modulation = create_modulation(modulation, w_dim, in_channels, **factory)
-        self.conv = ModulatedConv(
-            in_channels, out_channels, kernel_size, demodulate=True, up=up, up_taps=up_taps,
-            **factory,
+        super().__init__(
+            in_channels, out_channels, w_dim, kernel_size=kernel_size, demodulate=True, up=up,
+            up_taps=up_taps, modulation=modulation, conv_clamp=conv_clamp, device=device, dtype=dtype,
         )
+        factory = {"device": device, "dtype": dtype}
+        self.activation_gain = activation_gain
         self.noise = NoiseInjection(resolution=resolution, **factory) if use_noise else None
         self.bias = nn.Parameter(torch.zeros(out_channels, **factory))
 
@@ -79,9 +130,7 @@ class StyleConv(nn.Module):
         *,
         noise_mode: NoiseMode = "random",
     ) -> Float[Tensor, "b {self.out_channels} h2 w2"]:
-        check_shape("x", x, (None, self.in_channels, None, None))
-        check_shape("w", w, (x.shape[0], self.w_dim))
-        y = self.conv(x, self.modulation(w))
+        y = self.modulated(x, w)
         if self.noise is not None:
             y = self.noise(y, mode=noise_mode)
         return bias_act(

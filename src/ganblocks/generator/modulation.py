@@ -13,7 +13,41 @@ __all__ = ["ModulationKind", "PolynomialModulation", "AffineModulation", "create
 ModulationKind = Literal["polynomial", "affine"]
 
 
-class PolynomialModulation(nn.Module):
+class _StyleModulation(nn.Module):
+    r"""One equalised linear map $w \mapsto$ `terms` $\cdot C$, every bias initialised to 1;
+    `_styles` turns its output into the $C$ styles."""
+
+    terms = 1
+
+    def __init__(
+        self,
+        w_dim: int,
+        channels: int,
+        *,
+        lr_multiplier: float = 1.0,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.w_dim = w_dim
+        self.channels = channels
+        self.affine = EqualLinear(
+            w_dim, self.terms * channels, bias_init=1.0, lr_multiplier=lr_multiplier,
+            device=device, dtype=dtype,
+        )
+
+    def _styles(self, a: Tensor) -> Tensor:
+        return a
+
+    def forward(self, w: Float[Tensor, "b {self.w_dim}"]) -> Float[Tensor, "b {self.channels}"]:
+        check_shape("w", w, (None, self.w_dim))
+        return self._styles(self.affine(w))
+
+    def extra_repr(self) -> str:
+        return f"w_dim={self.w_dim}, channels={self.channels}"
+
+
+class PolynomialModulation(_StyleModulation):
     r"""Second-order style modulation of StyleGAN-T.
 
     One equalised linear map $w \mapsto 3C$, with every bias initialised to 1, split into three
@@ -32,33 +66,14 @@ class PolynomialModulation(nn.Module):
         dtype: Dtype of the parameters.
     """
 
-    def __init__(
-        self,
-        w_dim: int,
-        channels: int,
-        *,
-        lr_multiplier: float = 1.0,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__()
-        self.w_dim = w_dim
-        self.channels = channels
-        self.affine = EqualLinear(
-            w_dim, 3 * channels, bias_init=1.0, lr_multiplier=lr_multiplier,
-            device=device, dtype=dtype,
-        )
+    terms = 3
 
-    def forward(self, w: Float[Tensor, "b {self.w_dim}"]) -> Float[Tensor, "b {self.channels}"]:
-        check_shape("w", w, (None, self.w_dim))
-        s1, s2, s3 = self.affine(w).chunk(3, dim=1)
+    def _styles(self, a: Tensor) -> Tensor:
+        s1, s2, s3 = a.chunk(3, dim=1)
         return s1 * s2 + s3
 
-    def extra_repr(self) -> str:
-        return f"w_dim={self.w_dim}, channels={self.channels}"
 
-
-class AffineModulation(nn.Module):
+class AffineModulation(_StyleModulation):
     r"""First-order style modulation of StyleGAN2: one affine map, bias initialised to 1.
 
     $$s = A w + b$$
@@ -72,30 +87,6 @@ class AffineModulation(nn.Module):
         device: Device of the parameters.
         dtype: Dtype of the parameters.
     """
-
-    def __init__(
-        self,
-        w_dim: int,
-        channels: int,
-        *,
-        lr_multiplier: float = 1.0,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__()
-        self.w_dim = w_dim
-        self.channels = channels
-        self.affine = EqualLinear(
-            w_dim, channels, bias_init=1.0, lr_multiplier=lr_multiplier,
-            device=device, dtype=dtype,
-        )
-
-    def forward(self, w: Float[Tensor, "b {self.w_dim}"]) -> Float[Tensor, "b {self.channels}"]:
-        check_shape("w", w, (None, self.w_dim))
-        return self.affine(w)
-
-    def extra_repr(self) -> str:
-        return f"w_dim={self.w_dim}, channels={self.channels}"
 
 
 def create_modulation(

@@ -3,15 +3,15 @@
 import torch
 from torch import nn
 
-from .._typing import Float, Tensor, check_shape
+from .._typing import Float, Tensor
 from .equalized import bias_act
-from .modconv import ModulatedConv
-from .modulation import ModulationKind, create_modulation
+from .layers import ModulatedLayer
+from .modulation import ModulationKind
 
 __all__ = ["ToRGB"]
 
 
-class ToRGB(nn.Module):
+class ToRGB(ModulatedLayer):
     r"""Map features to an image with a 1x1 modulated convolution, without demodulation.
 
     $$\text{rgb} = \operatorname{clamp}\Big(V \star \big(\tfrac{1}{\sqrt C}\, s \odot x\big) + b,
@@ -41,27 +41,19 @@ class ToRGB(nn.Module):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__()
-        factory = {"device": device, "dtype": dtype}
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.w_dim = w_dim
-        self.conv_clamp = conv_clamp
-        self.modulation = create_modulation(modulation, w_dim, in_channels, **factory)
         # A 1x1 conv without demodulation multiplies the styles by 1 / sqrt(in_channels).
-        self.conv = ModulatedConv(
-            in_channels, out_channels, 1, demodulate=False, **factory
+        super().__init__(
+            in_channels, out_channels, w_dim, kernel_size=1, demodulate=False,
+            modulation=modulation, conv_clamp=conv_clamp, device=device, dtype=dtype,
         )
         with torch.no_grad():
             self.conv.weight.mul_(0.1)
-        self.bias = nn.Parameter(torch.zeros(out_channels, **factory))
+        self.bias = nn.Parameter(torch.zeros(out_channels, device=device, dtype=dtype))
 
     def forward(
         self,
         x: Float[Tensor, "b {self.in_channels} h w"],
         w: Float[Tensor, "b {self.w_dim}"],
     ) -> Float[Tensor, "b {self.out_channels} h w"]:
-        check_shape("x", x, (None, self.in_channels, None, None))
-        check_shape("w", w, (x.shape[0], self.w_dim))
-        y = self.conv(x, self.modulation(w))
+        y = self.modulated(x, w)
         return bias_act(y, self.bias.to(y.dtype), clamp=self.conv_clamp)
