@@ -13,6 +13,7 @@ from ._weights import WeightsError as WeightsError
 from ._weights import WeightsFileNotFoundError as WeightsFileNotFoundError
 from ._weights import WeightsUnavailableError as WeightsUnavailableError
 from ._weights import weights_argument as weights_argument
+from ._weights import host_reachable as host_reachable
 from ._weights import hub_offline as hub_offline
 from ._weights import hub_reachable as hub_reachable
 from ._weights import load_strict as load_strict
@@ -33,6 +34,7 @@ __all__ = [
     "create_dino_backbone",
     "default_taps",
     "exclude_from_state_dict",
+    "host_reachable",
     "hub_offline",
     "hub_reachable",
     "load_strict",

@@ -35,6 +35,7 @@ __all__ = [
     "read_weights_file",
     "load_strict",
     "hub_file",
+    "host_reachable",
     "hub_offline",
     "hub_reachable",
 ]
@@ -214,22 +215,27 @@ def hub_offline() -> bool:
     return bool(constants.HF_HUB_OFFLINE)
 
 
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """Whether the hub's host answers a TCP connection within ``timeout`` seconds.
+def host_reachable(host: str, timeout: float = 3.0) -> bool:
+    """Whether ``host`` answers a TCP connection on port 443 within ``timeout`` seconds.
 
     Behind an HTTPS proxy (``HTTPS_PROXY`` / ``ALL_PROXY``) it answers ``True`` without trying:
     the proxy decides, so the download client is left to try.
     """
     if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
-        return True  # a proxy decides; let the download client try
-    from huggingface_hub import constants
-
-    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+        return True
     try:
         with socket.create_connection((host, 443), timeout=timeout):
             return True
     except OSError:
         return False
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face hub's host answers within ``timeout`` seconds (see
+    `host_reachable`)."""
+    from huggingface_hub import constants
+
+    return host_reachable(urlparse(constants.ENDPOINT).hostname or "huggingface.co", timeout)
 
 
 def hub_file(repo_id: str, filenames: Sequence[str], *, what: str, hint: str | None = PASS_A_FILE) -> str:
