@@ -1,7 +1,6 @@
 """Shared by the text-to-image generator tests (tests/test_t2i_*.py): tiny generators and runs."""
 
 import copy
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -57,7 +56,7 @@ def fake_run(run: Path, cfg: Any = None, *, steps: tuple[int, ...] = (4,), final
         meta = {"config": config_dict or dataclasses.asdict(cfg), "step": step, "images_seen": step * cfg.batch,
                 "stage": "generator", "restores": 0, "preset": "shapes", **checkpoint_meta(G, data="shapes")}
         save_checkpoint(run, step=step, modules={"G": G, "G_ema": G_ema}, optimizers={}, meta=meta, rng=False)
-    (run / "config.json").write_text(json.dumps(config_dict or dataclasses.asdict(cfg)))
+    (run / "config.json").write_text(json.dumps(config_dict or cfg.to_dict()))
     if final_eval is not None:
         (run / "final_eval.json").write_text(json.dumps(final_eval))
     return run

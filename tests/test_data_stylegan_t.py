@@ -44,7 +44,6 @@ def test_batch_sources_for_folders_zips_and_shards(data, tmp_path) -> None:
         src = source(spec)
         images, captions = src.batch(0, 1)
         assert images.dtype == torch.uint8 and images.shape == (4, 3, 32, 32) and len(captions) == 4
-        assert src.wrong_captions(captions, 0, 0) == captions[1:] + captions[:1]
     a, b = source(folder), source(folder)
     for step in range(8):  # one pass over the 58 entries
         a.batch(step, 0), a.batch(step, 1)
@@ -87,6 +86,6 @@ def test_trains_from_a_folder_with_bad_samples(data, tmp_path) -> None:
 
 @pytest.mark.slow
 def test_trains_from_shards_with_a_truncated_one(data, tmp_path) -> None:
-    r = train(data[1], tmp_path / "run", "--num-workers", "2", "--d-mismatch-weight", "0.5")
+    r = train(data[1], tmp_path / "run", "--num-workers", "2")
     assert "'truncated_shard': 1" in skipped(r.stdout)  # corrupt images show up once the stream reaches them
     assert "000001.tar: truncated_shard" in r.stderr

@@ -11,7 +11,7 @@ import torch
 import ganblocks
 from train_helpers import EXAMPLE, TINY, differing, env, latest, tensors
 
-ATTN = ["--g-cross-attention", "8,16", "--g-self-attention", "8", "--g-attention-heads", "2"]
+ATTN = ["--cross-attention", "8,16", "--self-attention", "8", "--attention-heads", "2"]
 
 
 def train(*args: str) -> dict:
@@ -76,9 +76,9 @@ def test_the_library_and_generate_py_load_the_run(run: Path, tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--g-cross-attention", "64"], "--g-cross-attention '64' must name block resolutions of a 32 px generator"),
-    (["--g-self-attention", "8,x"], "--g-self-attention '8,x' must name block resolutions"),
-    (["--g-attention-heads", "0"], "g_attention_heads must be positive"),
+    (["--cross-attention", "64"], "cross_attention '64' must name block resolutions of a 32 px generator"),
+    (["--self-attention", "8,x"], "self_attention '8,x' must name block resolutions"),
+    (["--attention-heads", "0"], "attention_heads must be a positive integer"),
 ])
 def test_bad_attention_flags_are_one_line_and_exit_2(tmp_path: Path, flags: list[str], message: str) -> None:
     out = tmp_path / "run"

@@ -167,17 +167,20 @@ def test_bad_arguments_exit_nonzero_with_one_line(script: str, args: list[str], 
 
 
 def test_help_documents_every_config_field() -> None:
-    from config import Config
-    import dataclasses
+    from config import SETTINGS
 
-    r = subprocess.run([sys.executable, str(EXAMPLE / "train.py"), "--help"], capture_output=True, text=True, timeout=120)
+    r = subprocess.run([sys.executable, str(EXAMPLE / "train.py"), "--help-all"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0
-    for f in dataclasses.fields(Config):
-        assert "--" + f.name.replace("_", "-") in r.stdout
+    for name in SETTINGS:
+        assert "--" + name.replace("_", "-") in r.stdout
     for flag in ("--preset", "--out", "--steps", "--minutes", "--resume", "--stage", "--seed", "--batch", "--data",
                  "--batch-per-device", "--precision", "--compile", "--freeze-lower", "--dist-timeout",
-                 "--no-final-eval", "--max-bad-steps", "--max-restores"):
+                 "--no-final-eval", "--max-bad-steps", "--max-restores", "--experiment", "--kimg"):
         assert flag in r.stdout
+    short = subprocess.run([sys.executable, str(EXAMPLE / "train.py"), "--help"], capture_output=True, text=True,
+                           timeout=120).stdout
+    shown = [line.split()[0] for line in short.splitlines() if line.startswith("  --")]
+    assert 12 <= len(shown) <= 30 and "--help-all" in shown and "--max-restores" not in shown, shown
 
 
 @pytest.mark.parametrize("name,res,expected", [
@@ -190,10 +193,11 @@ def test_preset_generator_parameter_counts_match_spec(name: str, res: int, expec
     from config import preset
 
     cfg = preset(name, resolution=res, data="images/")  # ShapesT2I renders up to 256 px
-    mapping = ganblocks.MappingNetwork(cfg.z_dim, 768, device="meta")
+    arch = cfg.generator
+    mapping = ganblocks.MappingNetwork(arch.z_dim, 768, device="meta")
     synthesis = ganblocks.SynthesisNetwork(
-        mapping.w_dim, res, channel_base=cfg.channel_base, channel_max=cfg.channel_max,
-        num_res_blocks=cfg.num_res_blocks, device="meta")
+        mapping.w_dim, res, channel_base=arch.channel_base, channel_max=arch.channel_max,
+        num_res_blocks=arch.num_res_blocks, device="meta")
     n = sum(p.numel() for m in (mapping, synthesis) for p in m.parameters())
     assert abs(n - expected) / expected < 0.01, f"{name}@{res}: {n / 1e6:.2f}M vs {expected / 1e6:.2f}M"
 
@@ -256,52 +260,76 @@ def test_an_ablation_whose_runs_cannot_start_stops_before_the_first(tmp_path: Pa
 
 
 def test_saved_config_with_unknown_or_missing_fields_is_refused() -> None:
-    import dataclasses
-
     from config import Config, preset
 
-    saved = dataclasses.asdict(preset("shapes"))
+    saved = preset("shapes").to_dict()
     assert Config.from_dict(saved) == preset("shapes")
     with pytest.raises(ValueError, match="unknown config fields"):
         Config.from_dict({**saved, "learning_rate": 1.0})
     with pytest.raises(ValueError, match="missing fields"):
         Config.from_dict({k: v for k, v in saved.items() if k != "batch"})
+    with pytest.raises(ValueError, match="unknown generator fields"):
+        Config.from_dict({**saved, "generator": {**saved["generator"], "depth": 3}})
+
+
+def flat(cfg, **extra) -> dict:
+    """A config as the example saved it before the generator was nested (flat fields)."""
+    from config import FLAT_GENERATOR_NAMES
+
+    nested = cfg.to_dict()
+    generator = nested.pop("generator")
+    nested.pop("kimg")
+    return {**nested, **{old: generator[new] for old, new in FLAT_GENERATOR_NAMES.items()}, **extra}
 
 
 def test_saved_config_from_before_an_added_field_still_loads() -> None:
-    import dataclasses
+    from config import ADDED_FIELDS, FLAT_ADDED_FIELDS, Config, preset
 
-    from config import ADDED_FIELDS, Config, preset
-
-    saved = dataclasses.asdict(preset("shapes"))
-    names = {f.name for f in dataclasses.fields(Config)}
-    assert set(ADDED_FIELDS) <= names
+    cfg = preset("shapes", cross_attention="", output_shift=0.0, kimg=None)
+    saved = cfg.to_dict()
     for name, value in ADDED_FIELDS.items():
-        old = {k: v for k, v in saved.items() if k != name}
-        assert getattr(Config.from_dict(old), name) == value
-    # a value that was saved wins over the filler
-    assert Config.from_dict({**saved, "d_positions": True}).d_positions is True
+        assert getattr(Config.from_dict({k: v for k, v in saved.items() if k != name}), name) == value
+    old = flat(cfg)
+    assert Config.from_dict(old) == cfg
+    for name in FLAT_ADDED_FIELDS:  # a flat config from before each generator field existed
+        assert Config.from_dict({k: v for k, v in old.items() if k != name}) == cfg
 
 
-def test_reconstruction_weight_fades_linearly_and_is_validated() -> None:
-    from config import preset
-    from step import recon_weight
+def test_saved_config_with_a_removed_option_loads_when_off_and_is_refused_when_on() -> None:
+    from config import REMOVED_OPTIONS, Config, preset
 
-    cfg = preset("shapes", g_recon_weight=4.0, g_recon_fade_kimg=10.0)
-    assert [recon_weight(cfg, n) for n in (0, 5000, 10000, 20000)] == [4.0, 2.0, 0.0, 0.0]
-    assert recon_weight(preset("shapes"), 0) == 0.0  # off by default: the StyleGAN-T loss
-    with pytest.raises(ValueError, match="g_recon_weight"):
-        preset("shapes", g_recon_weight=-1.0)
-    with pytest.raises(ValueError, match="g_recon_fade_kimg"):
-        preset("shapes", g_recon_fade_kimg=0.0)
+    cfg = preset("shapes", kimg=None)
+    off = {"d_positions": False, "d_mismatch_weight": 0.0, "g_input_shift": 0.0, "g_diversity_weight": 0.0,
+           "g_diversity_sigma": 2.0, "g_recon_weight": 0.0, "g_recon_fade_kimg": 50.0, "d_pixel_weight": 0.0,
+           "d_pixel_channels": 64}
+    assert set(off) == set(REMOVED_OPTIONS)
+    assert Config.from_dict(flat(cfg, **off)) == cfg
+    for name, on in {"d_positions": True, "d_mismatch_weight": 1.0, "g_input_shift": 0.02,
+                     "g_diversity_weight": 1.0, "g_recon_weight": 2.0, "d_pixel_weight": 1.0}.items():
+        with pytest.raises(ValueError, match=rf"sets {name}=.*removed from the example after ganblocks 0\.1\.0"):
+            Config.from_dict(flat(cfg, **{**off, name: on}))
 
 
-@pytest.mark.slow
-def test_reconstruction_term_is_trained_and_logged_in_stage_1_only(tmp_path: Path) -> None:
-    train("--steps", "4", "--g-recon-weight", "2", "--g-recon-fade-kimg", "0.032", "--out", str(tmp_path / "run"))
-    lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    steps = [x for x in lines if "loss_rec" in x]
-    stage1 = [x for x in steps if x["stage"] == "generator"]
-    assert [x["recon_weight"] for x in stage1] == pytest.approx([2.0, 1.5, 1.0][:len(stage1)])
-    assert all(x["loss_rec"] > 0 for x in stage1)
-    assert all(x["loss_rec"] == 0 and x["recon_weight"] == 0 for x in steps if x["stage"] == "text-encoder")
+def test_an_old_flat_run_folder_resumes_generates_and_exports(tmp_path: Path) -> None:
+    """A run folder written before the config was nested (no "generator" in its checkpoints' meta)."""
+    from ganblocks.training import find_checkpoint
+    from generate import load_generator
+
+    run = tmp_path / "run"
+    train("--steps", "2", "--stage", "generator", "--out", str(run), "--no-final-eval", "--checkpoint-every", "1")
+    ckpt = find_checkpoint(run)
+    doc = json.loads((ckpt / "checkpoint.json").read_text())
+    from config import Config
+
+    cfg = Config.from_dict(doc["meta"]["config"])
+    doc["meta"] = {k: v for k, v in doc["meta"].items() if k not in ("generator", "training")}
+    doc["meta"]["config"] = flat(cfg, d_positions=False, d_mismatch_weight=0.0, g_input_shift=0.0)
+    (ckpt / "checkpoint.json").write_text(json.dumps(doc))
+    G, old_cfg = load_generator(run)
+    assert old_cfg.generator == cfg.generator and G.config == cfg.generator
+    x = G.generate(["a red circle in the center"] * 2, [5, 5])
+    assert x.shape == (2, 3, 32, 32) and torch.equal(x[0], x[1])
+    resumed = train("--resume", str(run), "--steps", "3", "--stage", "generator", "--no-final-eval")
+    assert resumed["step"] == 3
+    new = json.loads((find_checkpoint(run) / "checkpoint.json").read_text())["meta"]
+    assert new["generator"] == cfg.generator.to_dict() and "generator" in new["config"]

@@ -83,7 +83,7 @@ def test_losses_stay_fp32_under_autocast() -> None:
         assert D(images, c).dtype == torch.float32  # logits come back in the weights' dtype
         hook.remove()
         assert dtypes == [torch.bfloat16]  # though the networks do run in bf16
-        losses = DiscriminatorLoss(D)(images, images, c, 1.0, c)
+        losses = DiscriminatorLoss(D)(images, images, c, 1.0)
         guidance = ganblocks.CLIPGuidanceLoss(clip, crop=32)(images, c)
     assert all(x.dtype == torch.float32 for x in (*losses, guidance))
 

@@ -2,7 +2,8 @@
 
     python examples/stylegan_t/ablation.py --suite paper --steps 400 --seeds 0,1,2 --jobs 2 --out runs/ablation
 
-Each arm is ``train.py`` with a few flags changed; every (arm, seed) run goes to its own folder.
+Each arm is ``train.py`` with an experiment file of ``experiments/`` (a few settings changed; see
+each file's docstring for what was measured); every (arm, seed) run goes to its own folder.
 The output folder gets ``results.json`` (every evaluation of every run), ``results.md`` (final
 scores, mean ± std over seeds, and the stage-1 scores before stage 2) and ``curves.png``
 (all-correct of single-object seen prompts, position and diversity over thousands of training
@@ -27,85 +28,46 @@ from ganblocks.cli import ArgumentParser, fail, user_errors
 
 HERE = Path(__file__).resolve().parent
 
-_AUG_ON = ["--augment-brightness", "0.5", "--augment-saturation", "1", "--augment-contrast", "0.5",
-           "--augment-translation", "0.125", "--augment-cutout", "0.2"]
-_AUG_OFF = ["--augment-brightness", "0", "--augment-saturation", "0", "--augment-contrast", "0",
-            "--augment-translation", "0", "--augment-cutout", "0"]
-_RANDOM_D = ["--dino-model", "tiny", "--dino-weights", "none"]
-_BLUR8 = ["--blur-sigma", "8", "--blur-fade-kimg", "30"]  # sigma 8 px fading over most of a 26 kimg run
-_BLUR2 = ["--blur-sigma", "2", "--blur-fade-kimg", "10"]  # the earlier default: sigma 2 px over 10 kimg
-_NO_CROSS = ["--g-cross-attention", ""]
-_CLIP400 = ["--clip-pretrain-steps", "400"]  # the earlier default's tiny CLIP (trained on first use)
-_RESIDUAL = ["--residual"]  # the earlier default's residual second layer in each block pair
-_EARLIER = [*_BLUR2, *_NO_CROSS, *_CLIP400, *_RESIDUAL]  # the recipe the recipe and levers suites were measured on
+EXPERIMENTS = HERE / "experiments"
 
-# The recipe of the shapes preset against StyleGAN-T's own choices, one change at a time.
-SUITES: dict[str, dict[str, list[str]]] = {
-    # The paper's claims (issue: each of StyleGAN-T's changes improves text alignment).
-    "paper": {
-        "full": [],
-        "affine-modulation": ["--modulation", "affine"],
-        "residual": _RESIDUAL,
-        "random-feature-network": _RANDOM_D,
-        "no-clip-guidance": ["--clip-weight", "0"],
-        "no-stage-2": ["--stage2-fraction", "0"],
-    },
-    # Recipe search around the earlier shapes preset (every arm states its augmentation explicitly).
-    "recipe": {
-        "faithful": [*_EARLIER, *_RANDOM_D, *_AUG_ON, "--d-mismatch-weight", "0"],
-        "clip-features": [*_EARLIER, *_AUG_ON, "--d-mismatch-weight", "0"],
-        "clip-features-noaug": [*_EARLIER, *_AUG_OFF, "--d-mismatch-weight", "0"],
-        "clip-features-mismatch": [*_EARLIER, *_AUG_ON, "--d-mismatch-weight", "1"],
-        "mismatch-noaug": [*_EARLIER, *_AUG_OFF, "--d-mismatch-weight", "1"],
-        "mismatch-noaug-clip1": [*_EARLIER, *_AUG_OFF, "--d-mismatch-weight", "1", "--clip-weight", "1"],
-        "mismatch-noaug-clip3": [*_EARLIER, *_AUG_OFF, "--d-mismatch-weight", "1", "--clip-weight", "3"],
-        "mismatch-noaug-lr1e-3": [*_EARLIER, *_AUG_OFF, "--d-mismatch-weight", "1", "--lr-g", "0.001", "--lr-d", "0.001"],
-    },
-    # Options beyond StyleGAN-T on top of the earlier recipe (compare with the earlier paper suite's "full").
-    "levers": {
-        "d-positions": [*_EARLIER, "--d-positions"],
-        "d-positions-mismatch": [*_EARLIER, "--d-positions", "--d-mismatch-weight", "1"],
-    },
-    # Token-level text conditioning in G, with the earlier default's blur and CLIP (as measured
-    # before they changed) and with a long discriminator-input blur.
-    "attention": {
-        "global": _EARLIER,
-        "cross-8-16": [*_BLUR2, *_CLIP400, *_RESIDUAL],
-        "blur8-global": [*_BLUR8, *_NO_CROSS, *_CLIP400, *_RESIDUAL],
-        "blur8-cross-8-16": [*_BLUR8, *_CLIP400, *_RESIDUAL],
-        "blur8-cross-8-16-self-8": [*_BLUR8, *_CLIP400, *_RESIDUAL, "--g-self-attention", "8"],
-    },
+# Suites of arms; an arm is an experiment file (experiments/NAME.py, its settings over the
+# preset's), or None for the preset as it is.
+SUITES: dict[str, dict[str, str | None]] = {
+    # The paper's claims (each of StyleGAN-T's changes improves text alignment), one taken back per arm.
+    "paper": {"full": None, "affine-modulation": "affine_modulation", "residual": "residual",
+              "random-feature-network": "random_feature_network", "no-clip-guidance": "no_clip_guidance",
+              "no-stage-2": "no_stage_2"},
     # The default recipe against the earlier one, and each of its changes taken back alone.
-    "default": {
-        "earlier-default": _EARLIER,
-        "default": [],
-        "clip-400-steps": _CLIP400,
-        "no-cross-attention": _NO_CROSS,
-        "short-blur": _BLUR2,
-        "residual": _RESIDUAL,
-        "pixel-critic": ["--d-pixel-weight", "1"],
-        "batch-64": ["--batch", "64"],
-        "nearest-upsampling": ["--g-upsample", "nearest"],
-        "no-output-shift": ["--g-output-shift", "0"],
-        "input-shift": ["--g-output-shift", "0", "--g-input-shift", "0.02"],
-    },
+    "default": {"earlier-default": "earlier_default", "default": None, "clip-400-steps": "clip_400_steps",
+                "no-cross-attention": "no_cross_attention", "short-blur": "short_blur", "residual": "residual",
+                "batch-64": "batch_64", "nearest-upsampling": "nearest_upsampling",
+                "no-output-shift": "no_output_shift", "augment": "augment"},
+    # Token-level text conditioning in G: the pooled caption only, cross-attention, and self-attention.
+    "attention": {"global": "no_cross_attention", "cross-8-16": None, "cross-8-16-self-8": "self_attention_8"},
 }
+
+
+def experiment_flags(experiment: str | None) -> list[str]:
+    """The ``train.py`` flags of an arm."""
+    return [] if experiment is None else ["--experiment", str(EXPERIMENTS / f"{experiment}.py")]
+
 
 KEYS = ["all_correct/single_seen", "all_correct/single_heldout", "binding", "position", "shape",
         "colour", "extra", "diversity"]
 
 
-def train_command(name: str, flags: list[str], seed: int, args: argparse.Namespace) -> list[str]:
+def train_command(name: str, experiment: str | None, seed: int, args: argparse.Namespace) -> list[str]:
     """The ``train.py`` command of one run."""
     return [sys.executable, str(HERE / "train.py"), "--steps", str(args.steps), "--seed", str(seed),
             "--out", str(args.out / f"{name}-s{seed}"), "--eval-every", str(args.eval_every), "--sample-every", "0",
-            "--checkpoint-every", str(args.steps), "--eval-samples", str(args.eval_samples), *args.extra, *flags]
+            "--checkpoint-every", str(args.steps), "--eval-samples", str(args.eval_samples),
+            *experiment_flags(experiment), *args.extra]
 
 
-def check_runs(arms: dict[str, list[str]], seeds: list[int], args: argparse.Namespace) -> None:
+def check_runs(arms: dict[str, str | None], seeds: list[int], args: argparse.Namespace) -> None:
     """``train.py --check`` of the first run: bad flags or weights fail here, before any run starts."""
-    name, flags = next(iter(arms.items()))
-    r = subprocess.run([*train_command(name, flags, seeds[0], args), "--check"],
+    name, experiment = next(iter(arms.items()))
+    r = subprocess.run([*train_command(name, experiment, seeds[0], args), "--check"],
                        stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": str(args.threads)})
     if r.returncode != 0:
         errors = [line[len("error:"):].strip() for line in r.stderr.splitlines() if line.startswith("error:")]
@@ -125,8 +87,8 @@ def read_evals(run: Path) -> list[dict]:
     return evals
 
 
-def run_arm(name: str, flags: list[str], seed: int, args: argparse.Namespace) -> dict:
-    cmd = train_command(name, flags, seed, args)
+def run_arm(name: str, experiment: str | None, seed: int, args: argparse.Namespace) -> dict:
+    cmd = train_command(name, experiment, seed, args)
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
     t0 = time.perf_counter()
     with open(args.out / f"{name}-s{seed}.log", "w") as log:
@@ -228,7 +190,7 @@ def main(argv: list[str] | None = None) -> None:
         p.error(f"--seeds must be comma-separated integers, got {args.seeds!r}")
     if args.steps <= 0 or args.jobs <= 0:
         p.error("--steps and --jobs must be positive")
-    jobs = [(name, flags, seed) for seed in seeds for name, flags in arms.items()]
+    jobs = [(name, experiment, seed) for seed in seeds for name, experiment in arms.items()]
     t0 = time.perf_counter()
     if args.collect:
         results = [r for r in (collect_arm(name, seed, args) for name, _, seed in jobs) if r is not None]

@@ -28,7 +28,7 @@ from typing import Any, Literal
 from ganblocks import GeneratorConfig
 from ganblocks.data.shapes import MAX_RESOLUTION as SHAPES_MAX_RESOLUTION
 from ganblocks.data.shapes import MIN_RESOLUTION as SHAPES_MIN_RESOLUTION
-from ganblocks.t2i.config import clip_quick_gelu
+from ganblocks.t2i.config import clip_quick_gelu, parse_resolutions
 
 MIN_RESOLUTION, MAX_RESOLUTION = 16, 1024  # of image folders and shards; ShapesT2I renders 32..256
 
@@ -157,8 +157,13 @@ class Config:
     def override(self, **values: Any) -> "Config":
         """A copy with settings replaced (names as in :data:`SETTINGS`: run fields and generator fields)."""
         run, gen = _split(values)
-        generator = dataclasses.replace(self.generator, **gen) if gen else self.generator
-        return dataclasses.replace(self, **run, generator=generator)
+        return dataclasses.replace(self, **run, generator=_replace_generator(self.generator, gen))
+
+    def card_info(self, preset: str | None) -> dict[str, Any]:
+        """What a model card says about the run's training (a checkpoint's ``meta["training"]``)."""
+        data = "ShapesT2I (ganblocks' synthetic captioned shapes)" if self.data == "shapes" else Path(self.data).name
+        return {"data": data, "preset": preset,
+                "text_encoder_weights": self.clip_weights or "random (no pretrained weights)"}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the run's fields, the generator's under ``"generator"``."""
@@ -263,6 +268,15 @@ def _split(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return run, gen
 
 
+def _replace_generator(base: GeneratorConfig, values: dict[str, Any]) -> GeneratorConfig:
+    """``base`` with fields replaced; block resolutions may be given as a string such as "8,16"."""
+    for key in ("cross_attention", "self_attention"):
+        if isinstance(values.get(key), str):
+            values = {**values, key: parse_resolutions(values[key], name=key,
+                                                        resolution=values.get("resolution", base.resolution))}
+    return dataclasses.replace(base, **values) if values else base
+
+
 def setting(cfg: Config, name: str) -> Any:
     """The value of a setting (a run field, or a generator field by its setting name)."""
     if name in GENERATOR_SETTINGS:
@@ -295,7 +309,7 @@ def preset(name: str, **overrides: Any) -> Config:
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
     run, gen = _split({**PRESETS[name], **overrides})
-    return Config(**run, generator=dataclasses.replace(DEFAULT_GENERATOR, **gen))
+    return Config(**run, generator=_replace_generator(DEFAULT_GENERATOR, gen))
 
 
 def load_experiment(path: str | Path) -> dict[str, Any]:

@@ -24,7 +24,7 @@ G that learns it here has the capacity and the conditioning path to place object
 (the pixel-wise mean of many renders of one caption still scores as its shape), so the shape
 score says how fast this generator can learn to draw outlines at all. The generator's
 architecture comes from the shapes preset, ``--config-from RUN``, and ``train.py``'s config flags
-(e.g. ``--channel-base``, ``--num-res-blocks``, ``--g-cross-attention``), in that order.
+(e.g. ``--channel-base``, ``--num-res-blocks``, ``--cross-attention``), in that order.
 
 ``blur``: real renders of fresh single-object prompts, blurred with each ``--sigma`` (pixels; the
 Gaussian $2^{-(t/\sigma)^2}$ of the discriminator's input blur, ``--blur-sigma``), scored: which
@@ -200,7 +200,7 @@ def supervised(cfg: Config, *, steps: int, batch: int, prompts: int, lr: float) 
         pixels, captions = source.batch(step, 0)
         with torch.no_grad():
             c = G.encode(captions)
-        loss = (G(torch.randn(len(captions), cfg.z_dim), c) - uint8_to_float(pixels)).square().mean()
+        loss = (G(torch.randn(len(captions), cfg.generator.z_dim), c) - uint8_to_float(pixels)).square().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -327,7 +327,7 @@ def main(argv: list[str] | None = None) -> None:
                 from ganblocks.training import read_checkpoint_meta
 
                 cfg = Config.from_dict(read_checkpoint_meta(args.config_from)["config"])
-            cfg = dataclasses.replace(cfg, **config_overrides(args), batch_per_device=None)
+            cfg = cfg.override(**config_overrides(args), batch_per_device=None)
             result = supervised(cfg, steps=args.steps, batch=cfg.batch, prompts=args.prompts, lr=args.lr)
             print(f"generator {result['parameters'] / 1e6:.2f}M parameters (mapping and synthesis); "
                   f"{result['steps']} steps ({result['kimg']:.1f} kimg) in {result['seconds']:.0f} s, "

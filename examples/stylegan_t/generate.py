@@ -55,19 +55,30 @@ def load_generator(checkpoint: str | Path, *, device: str | torch.device = "cpu"
     """The EMA generator of a run folder (its latest checkpoint) or of one checkpoint folder, and
     the run's config.
 
-    The generator is ``ganblocks.TextToImageGenerator.from_run(checkpoint)``: only its weights
-    are read (safetensors); the frozen networks are not needed, the generator carries its own
-    text encoder. ``weights="G"`` reads the raw generator weights instead of the EMA ones;
-    ``text_encoder_from`` puts another checkpoint's text encoder (the same ``weights``) in, to
-    tell what the text encoder contributes from what the rest of the generator does.
+    The generator is a ``ganblocks.TextToImageGenerator`` of the run config's architecture
+    (``cfg.generator``; older, flat run configs are migrated), so checkpoints of every version of
+    the example load. Only its weights are read (safetensors); the frozen networks are not needed,
+    the generator carries its own text encoder. ``weights="G"`` reads the raw generator weights
+    instead of the EMA ones; ``text_encoder_from`` puts another checkpoint's text encoder (the same
+    ``weights``) in, to tell what the text encoder contributes from what the rest of the generator does.
     """
     from ganblocks import TextToImageGenerator
-    from ganblocks.training import read_checkpoint_meta
+    from ganblocks.t2i.runs import run_training_info
+    from ganblocks.training import find_checkpoint, load_checkpoint, read_checkpoint_meta
 
-    cfg = Config.from_dict(read_checkpoint_meta(checkpoint)["config"])
-    G = TextToImageGenerator.from_run(checkpoint, device=device, network=weights)
+    def load(path: str | Path) -> tuple[nn.Module, Config]:
+        folder = find_checkpoint(Path(path))
+        meta = read_checkpoint_meta(folder)
+        cfg = Config.from_dict(meta["config"])
+        with torch.random.fork_rng(devices=[]):  # building draws random weights; keep the caller's RNG
+            G = TextToImageGenerator(cfg.generator)
+        load_checkpoint(folder, modules={weights: G}, optimizers={}, restore_rng=False, map_location="cpu")
+        G.training_info = run_training_info(folder, {"training": cfg.card_info(meta.get("preset")), **meta})
+        return G.to(device).eval().requires_grad_(False), cfg
+
+    G, cfg = load(checkpoint)
     if text_encoder_from is not None:
-        other = TextToImageGenerator.from_run(text_encoder_from, device=device, network=weights)
+        other, _ = load(text_encoder_from)
         G.text_encoder.load_state_dict(other.text_encoder.state_dict())
     return G, cfg
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from torch import nn
 
+from config import Config
 from ganblocks.training import load_module_weights, read_checkpoint_meta
 
 
@@ -38,7 +39,7 @@ def carry_over(path: Path, G: nn.Module, G_ema: nn.Module, D: nn.Module) -> dict
             text encoder); nothing was loaded into the network that failed.
     """
     meta = read_checkpoint_meta(path)
-    new_blocks = new_block_prefixes(G, meta["config"]["resolution"])
+    new_blocks = new_block_prefixes(G, Config.from_dict(meta["config"]).resolution)
     for name, module in (("G", G), ("G_ema", G_ema)):
         load_module_weights(path, name, module, allow_missing_prefixes=new_blocks)
     load_module_weights(path, "D", D)

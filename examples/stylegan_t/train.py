@@ -407,10 +407,7 @@ def after_step(run: Run, losses: dict[str, float], sigma: float, window: dict[st
 def checkpoint(run: Run) -> Path | None:
     """Save a checkpoint (rank 0 writes; every rank stops together if it fails)."""
     cfg = run.cfg
-    meta = {"config": cfg.to_dict(), "generator": run.G.config.to_dict(),
-            "training": {"data": "ShapesT2I (ganblocks' synthetic captioned shapes)" if cfg.data == "shapes" else Path(cfg.data).name,
-                         "preset": run.args.preset,
-                         "text_encoder_weights": cfg.clip_weights or "random (no pretrained weights)"},
+    meta = {"config": cfg.to_dict(), "generator": run.G.config.to_dict(), "training": cfg.card_info(run.args.preset),
             **dataclasses.asdict(run.prog), "preset": run.args.preset, "world_size": run.dist.world,
             "superres": run.superres, "precision": run.precision,
             "scaler": run.scaler.state_dict() if run.scaler is not None else None}
