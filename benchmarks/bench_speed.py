@@ -229,7 +229,7 @@ def training_step(s: Setup, reals: torch.Tensor, captions: list[str], autocast: 
     # Discriminator step.
     s.opt_d.zero_grad(set_to_none=True)
     s.D.heads.requires_grad_(True)
-    z = torch.randn(reals.shape[0], s.cfg.z_dim, device=reals.device)
+    z = torch.randn(reals.shape[0], s.G.z_dim, device=reals.device)
     with torch.no_grad(), autocast():
         fakes = s.G(z, c_g)
     with autocast():
@@ -241,7 +241,7 @@ def training_step(s: Setup, reals: torch.Tensor, captions: list[str], autocast: 
     # Generator step.
     s.opt_g.zero_grad(set_to_none=True)
     s.D.heads.requires_grad_(False)
-    z = torch.randn(reals.shape[0], s.cfg.z_dim, device=reals.device)
+    z = torch.randn(reals.shape[0], s.G.z_dim, device=reals.device)
     with autocast():
         fakes = s.G(z, c_g)
         loss_g = ganblocks.hinge_g_loss(s.D(ganblocks.gaussian_blur(fakes, sigma), c).float())
@@ -270,7 +270,7 @@ def measure(name: str, args: argparse.Namespace, device: torch.device, dtype: to
             s.G.eval()
             with torch.no_grad():
                 c = s.G.encode(captions)
-            z = torch.randn(batch, s.cfg.z_dim, device=device)
+            z = torch.randn(batch, s.G.z_dim, device=device)
 
             def run(z: torch.Tensor = z, c: ganblocks.TextEncoding = c) -> None:
                 with torch.inference_mode(), autocast():
