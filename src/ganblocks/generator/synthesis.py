@@ -57,7 +57,7 @@ SYNTHESIS_PRESETS: Mapping[str, SynthesisPreset] = types.MappingProxyType({
     "tiny": SynthesisPreset(2048, 32, 1, num_groups=4),
 })
 """The paper's presets (`full`, `lite`, `small`) and `tiny`, ours, for quick CPU runs and tests
-(the StyleGAN-T example's CPU preset, `shapes`, sets its own widths)."""
+(other widths are passed to `SynthesisNetwork` directly)."""
 
 
 def synthesis_layout(
