@@ -37,7 +37,7 @@ class PixelDiscriminator(nn.Module):
        \\text{logit}_i = w^\\top h_i + \\frac{1}{\\sqrt m}\\,(P h_i)^\\top (A c + a) $$
     for each location $i$ of the final map, with $m$ = ``cmap_dim``. Unconditional (``c_dim == 0``):
     only the first term. Every conv and linear map is spectral-normalised (one power iteration per
-    training-mode call; a trainer that wants another schedule runs the power iterations itself).
+    training-mode call).
 
     Args:
         resolution: Side of the input images (a power of two, at least ``out_resolution``).
