@@ -1,4 +1,4 @@
-"""What every command-line tool of ganblocks and its examples does with bad input.
+"""What every command-line tool built on ganblocks does with bad input.
 
 A person at a terminal gets one line on stderr that starts with ``error:`` and says what was
 wrong and what to do, and the exit code 2, never a traceback:
