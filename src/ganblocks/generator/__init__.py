@@ -4,7 +4,7 @@ from .attention import attention as attention, grid_positions as grid_positions
 from .cross_attention import TextCrossAttention as TextCrossAttention
 from .equalized import EqualLinear as EqualLinear, bias_act as bias_act
 from .fourier import FourierFeatures as FourierFeatures
-from .layers import StyleConv as StyleConv
+from .layers import ModulatedLayer as ModulatedLayer, StyleConv as StyleConv
 from .mapping import MappingNetwork as MappingNetwork
 from .modconv import (
     ModulatedConv as ModulatedConv,
@@ -58,6 +58,7 @@ __all__ = [
     "create_modulation",
     "NoiseInjection",
     "StyleConv",
+    "ModulatedLayer",
     "ResidualGenBlock",
     "ToRGB",
     "FourierFeatures",
