@@ -53,7 +53,7 @@ def test_carried_weights_equal_the_trained_ones_before_the_first_step(low: Path,
     from ganblocks.training import read_checkpoint_meta
 
     meta = read_checkpoint_meta(grown)
-    assert meta["config"]["resolution"] == 64
+    assert meta["config"]["generator"]["resolution"] == meta["generator"]["resolution"] == 64
     assert meta["superres"] == {"lower_resolution": 32, "freeze_lower": False}
 
 

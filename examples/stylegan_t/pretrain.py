@@ -3,10 +3,10 @@
 StyleGAN-T stands on pretrained networks (CLIP ViT-L/14 for text and guidance, DINO ViT-S/16 for
 the discriminator's features). None can be downloaded on an offline laptop, and a random network
 is no substitute: a random text tower is a bag of words and a random image tower sees no shapes.
-So the ``shapes`` preset trains the tiny open_clip CLIP contrastively on ShapesT2I first (about
-two minutes on a CPU; once, then it is cached), and the StyleGAN-T run uses it the way the full
-model uses the real CLIP: as the text encoder, the guidance model, and (``--dino-model clip``)
-the discriminator's frozen feature network.
+So the ``shapes`` preset trains the tiny open_clip CLIP contrastively on ShapesT2I first (once,
+then it is cached), and the StyleGAN-T run uses it the way the full model uses the real CLIP: as
+the text encoder, the guidance model, and (``--dino-model clip``) the discriminator's frozen
+feature network.
 
 Training: the symmetric in-batch contrastive loss of CLIP, plus for every image a 1-of-(1+K)
 choice between its caption and K edited captions (one attribute changed, or two objects'
@@ -20,8 +20,7 @@ Its defaults are those of ``train.py``'s shapes preset (``--steps`` is the confi
 
 The CLIP of the default parameters ships with the example (``weights/shapes-clip.safetensors``,
 6.8 MB: the weights in float16, its training parameters and accuracies in the file's metadata),
-so a fresh clone trains nothing before the GAN. This command rebuilds that file (about 14 minutes
-on one CPU thread):
+so a fresh clone trains nothing before the GAN. This command rebuilds that file:
 
     python examples/stylegan_t/pretrain.py --force --save examples/stylegan_t/weights/shapes-clip.safetensors
 
