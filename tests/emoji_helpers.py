@@ -94,8 +94,8 @@ def draw(style: str, unified: str, subject_index: int) -> Image.Image:
     else:
         d.rectangle((6, 6, 57, 57), fill=(*fill, 255), outline=(0, 0, 0, 255), width=3)
     mark = MARKS[subject_index % len(MARKS)]
-    x = 14 + 8 * (subject_index % 4)
-    d.rectangle((x, 18, x + 12, 30), fill=(*mark, 255))
+    x, y = 14 + 8 * (subject_index % 4), 16 + 8 * (subject_index // 8)
+    d.rectangle((x, y, x + 12, y + 12), fill=(*mark, 255))
     if len(parts) == 2:  # the second tone: the lower half
         d.rectangle((16, 38, 48, 52), fill=(*TONE_FILL[parts[1]], 255))
     return img
