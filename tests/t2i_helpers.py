@@ -53,8 +53,8 @@ def fake_run(run: Path, cfg: Any = None, *, steps: tuple[int, ...] = (4,), final
         with torch.no_grad():
             for p in G_ema.synthesis.parameters():
                 p.add_(0.01 * step * torch.randn_like(p))
-        meta = {"config": config_dict or dataclasses.asdict(cfg), "step": step, "images_seen": step * cfg.batch,
-                "stage": "generator", "restores": 0, "preset": "shapes", **checkpoint_meta(G, data="shapes")}
+        meta = {"config": config_dict or cfg.to_dict(), "step": step, "images_seen": step * cfg.batch,
+                "stage": "generator", "restores": 0, "preset": "shapes", **checkpoint_meta(G, **cfg.card_info("shapes"))}
         save_checkpoint(run, step=step, modules={"G": G, "G_ema": G_ema}, optimizers={}, meta=meta, rng=False)
     (run / "config.json").write_text(json.dumps(config_dict or cfg.to_dict()))
     if final_eval is not None:

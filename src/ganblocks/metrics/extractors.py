@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._typing import Float, Shaped, Tensor, check_shape
-from ..backbones._weights import Pretrained
+from ..backbones import Pretrained
 from ..backbones.dino import DINO_DEFAULT, ViTFeatureExtractor, create_dino_backbone
 
 __all__ = [

@@ -10,14 +10,13 @@ and loads them strictly; nothing is unpickled beyond tensors.
 
 import io
 import os
-import socket
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from .._typing import Float, Tensor, check_shape
-from ..backbones._weights import WeightsError, WeightsFileNotFoundError, load_strict, read_weights_file
+from ..backbones import WeightsError, WeightsFileNotFoundError, host_reachable, load_strict, read_weights_file
 
 __all__ = [
     "INCEPTION_FILENAME",
@@ -118,21 +117,11 @@ def _offline() -> bool:
     return any(os.environ.get(v, "").strip().lower() in _TRUTHY for v in ("HF_HUB_OFFLINE", "GANBLOCKS_OFFLINE"))
 
 
-def _reachable(host: str = "github.com", timeout: float = 3.0) -> bool:
-    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
-        return True
-    try:
-        with socket.create_connection((host, 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def _standard_weights() -> Path:
     path = default_inception_path()
     if path.is_file():
         return path
-    if _offline() or not _reachable():
+    if _offline() or not host_reachable("github.com"):
         why = "the machine is offline" if _offline() else "the download host cannot be reached"
         raise WeightsFileNotFoundError(
             f"FID and KID need the Inception-v3 weights file {INCEPTION_FILENAME}, which is not at {path}, "

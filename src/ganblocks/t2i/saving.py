@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
-from ..backbones import hub_offline as _offline, hub_reachable as _reachable, load_strict, read_weights_file
+from ..backbones import hub_offline, hub_reachable, load_strict, read_weights_file
 from .config import GeneratorConfig
 from .runs import is_run_folder, load_run
 
@@ -89,8 +89,8 @@ def _load_files(cls: type[G], config_file: Path, weights_file: Path, where: str,
 def _hub_files(repo_id: str, **kwargs: Any) -> tuple[Path, Path]:
     from huggingface_hub import hf_hub_download
 
-    offline = _offline()
-    cache_only = offline or kwargs["local_files_only"] or not _reachable()
+    offline = hub_offline()
+    cache_only = offline or kwargs["local_files_only"] or not hub_reachable()
     try:
         return tuple(Path(hf_hub_download(repo_id, name, **{**kwargs, "local_files_only": cache_only}))
                      for name in (CONFIG_FILE, WEIGHTS_FILE))  # type: ignore[return-value]
