@@ -93,12 +93,12 @@ def test_the_readme_command_sets_up_a_fresh_clone(tmp_path):
     assert os.access(clone / SCRIPT, os.X_OK), f"{SCRIPT} is not executable in a fresh clone"
 
     bin_dir = _venv_seeing_these_packages(tmp_path / "venv")
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+    outer = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PYTHONPATH"))}  # not this run's
+    env = {**outer, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
            # offline: everything the suite needs is installed already; a build uses the setuptools here
            "PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
            # never apt-get from inside the suite: the outer run of the script has done that
            "GANBLOCKS_NO_APT": "1"}
-    env.pop("PYTHONPATH", None)
     r = subprocess.run([*shlex.split(commands[0]), "-n", "0", "--collect-only", "-q"], cwd=clone, env=env,
                        capture_output=True, text=True, timeout=300)
     out = r.stdout + r.stderr
