@@ -43,7 +43,6 @@ Each prints a table and, with ``--out``, writes the numbers as JSON.
 """
 
 import collections
-import dataclasses
 import json
 import sys
 import time

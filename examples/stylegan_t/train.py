@@ -489,6 +489,22 @@ def finish(run: Run) -> dict[str, Any]:
     return summary
 
 
+def open_run_folder(run: Run) -> None:
+    """Rank 0 writes config.json, prints what the run is and starts the progress bar."""
+    if not run.dist.main:
+        return
+    cfg, world, accum = run.cfg, run.dist.world, run.it.accum
+    with writing(run.out / "config.json"):  # the run folder appears once everything is in place
+        run.out.mkdir(parents=True, exist_ok=True)
+        (run.out / "config.json").write_text(cfg.to_json())
+    print(f"{header(run)}, D trainable {count_parameters(run.D, trainable_only=True) / 1e6:.2f}M | "
+          f"batch {cfg.batch} = {world} x {cfg.batch // (world * accum)} x {accum} | device {run.device} "
+          f"{run.precision} | run folder {run.out}")
+    from tqdm import tqdm  # with a total (--steps or --kimg) it shows the time left
+
+    run.bar = tqdm(total=run.total_steps, initial=run.prog.step, unit="step", dynamic_ncols=True, disable=None)
+
+
 def header(run: Run) -> str:
     return (f"StyleGAN-T | preset {run.args.preset} | {run.cfg.resolution}px | stage {run.prog.stage} | "
             f"G {count_parameters(run.G) / 1e6:.2f}M params")
@@ -510,17 +526,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             dist.destroy_process_group()
         return {"run": str(run.out), "step": run.prog.step, "stage": run.prog.stage, "stopped_by": None, "checked": True}
 
-    if run.dist.main:  # the run folder appears once everything is in place
-        with writing(run.out / "config.json"):
-            run.out.mkdir(parents=True, exist_ok=True)
-            (run.out / "config.json").write_text(cfg.to_json())
-        world, accum = run.dist.world, run.it.accum
-        print(f"{header(run)}, D trainable {count_parameters(run.D, trainable_only=True) / 1e6:.2f}M | "
-              f"batch {cfg.batch} = {world} x {cfg.batch // (world * accum)} x {accum} | device {run.device} "
-              f"{run.precision} | run folder {run.out}")
-        from tqdm import tqdm  # with a total (--steps or --kimg) it shows the time left
-
-        run.bar = tqdm(total=run.total_steps, initial=run.prog.step, unit="step", dynamic_ncols=True, disable=None)
+    open_run_folder(run)
     with StopSignals() as run.stop, contextlib.ExitStack() as files:
         if run.dist.main:
             run.log_file = files.enter_context(open(run.out / "metrics.jsonl", "a"))
