@@ -333,3 +333,16 @@ def test_an_old_flat_run_folder_resumes_generates_and_exports(tmp_path: Path) ->
     assert resumed["step"] == 3
     new = json.loads((find_checkpoint(run) / "checkpoint.json").read_text())["meta"]
     assert new["generator"] == cfg.generator.to_dict() and "generator" in new["config"]
+
+
+def test_the_shapes_preset_has_a_fixed_length_in_images() -> None:
+    """The same command gives the same model on every machine: 2970 steps, stage 2 on the last tenth."""
+    from config import preset
+    from train import schedule
+
+    cfg = preset("shapes")
+    assert schedule(cfg, steps=None, stage="all") == (2970, 2673)
+    assert schedule(cfg, steps=50, stage="all") == (50, 45)  # --steps replaces the length
+    assert schedule(cfg, steps=None, stage="generator") == (2970, None)
+    assert schedule(cfg.override(kimg=None), steps=None, stage="all") == (None, None)
+    assert schedule(cfg.override(kimg=1.0, batch=8), steps=None, stage="all") == (125, 112)

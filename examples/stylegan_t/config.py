@@ -296,7 +296,8 @@ _REAL = dict(clip_pretrain_steps=0, blur_sigma=32.0, blur_fade_kimg=1000.0, cros
              dino_model="vit_small_patch16_224.dino", dino_weights="hub", resolution=64, d_cmap_dim=64,
              lr_text=3e-6, eval_every=5000, sample_every=2000, checkpoint_every=2000, data="shapes")
 PRESETS: dict[str, dict[str, Any]] = {
-    "shapes": {"residual": False, "batch": 32, "stage2_fraction": 0.1, "output_shift": 0.01, "kimg": 95.0},
+    "shapes": {"residual": False, "batch": 32, "stage2_fraction": 0.1, "output_shift": 0.01,
+               "kimg": 95.04},  # 2970 steps of 32 images
     "small": {**_REAL, "channel_base": 16384, "channel_max": 256, "num_res_blocks": 1, "batch": 256},
     "lite": {**_REAL, "channel_base": 32768, "channel_max": 512, "num_res_blocks": 2, "batch": 512},
     "full": {**_REAL, "channel_base": 65536, "channel_max": 2048, "num_res_blocks": 3, "batch": 2048},

@@ -1,6 +1,6 @@
 """Train StyleGAN-T: stage 1 (generator + discriminator), stage 2 (text encoder), super-resolution.
 
-    python examples/stylegan_t/train.py                       # ShapesT2I on the CPU, 95 kimg
+    python examples/stylegan_t/train.py                       # ShapesT2I on the CPU, 2970 steps
     python examples/stylegan_t/train.py --steps 6 --out runs/x # a few steps
     python examples/stylegan_t/train.py --resume runs/x --steps 12
     python examples/stylegan_t/train.py --experiment examples/stylegan_t/experiments/affine.py
@@ -268,14 +268,17 @@ def resume(run: Run) -> None:
         run.prog.stage = args.stage
 
 
+def schedule(cfg: Config, *, steps: int | None, stage: str) -> tuple[int | None, int | None]:
+    """The run's length in steps (``steps``, else the config's kimg, else none) and the step at
+    which ``--stage all`` switches to stage 2 (None: no switch by steps)."""
+    total = steps if steps is not None or cfg.kimg is None else math.ceil(cfg.kimg * 1000 / cfg.batch)
+    stage1_end = round(total * (1.0 - cfg.stage2_fraction)) if stage == "all" and total is not None else None
+    return total, stage1_end
+
+
 def plan(run: Run) -> None:
-    """The run's length in steps (--steps, else the config's kimg) and where stage 2 starts."""
-    cfg, args = run.cfg, run.args
-    run.total_steps = args.steps
-    if run.total_steps is None and cfg.kimg is not None:
-        run.total_steps = math.ceil(cfg.kimg * 1000 / cfg.batch)
-    if args.stage == "all" and run.total_steps is not None:
-        run.stage1_end = round(run.total_steps * (1.0 - cfg.stage2_fraction))
+    """Where the run ends and where stage 2 starts."""
+    run.total_steps, run.stage1_end = schedule(run.cfg, steps=run.args.steps, stage=run.args.stage)
     run.start_step = run.prog.step
 
 
