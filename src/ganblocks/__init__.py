@@ -131,11 +131,19 @@ from .metrics import (
 _T2I = ("GeneratorConfig", "TextToImageGenerator", "image_grid", "save_grid", "to_pil", "to_uint8")
 
 
+# ONNX export (ganblocks.export; onnx and onnxruntime are imported when used)
+_EXPORT = ("export_onnx", "OnnxTextToImage")
+
+
 def __getattr__(name: str) -> Any:
     if name in _T2I:
         from . import t2i
 
         return getattr(t2i, name)
+    if name in _EXPORT:
+        from . import export
+
+        return getattr(export, name)
     raise AttributeError(f"module 'ganblocks' has no attribute {name!r}")
 # --- end text-to-image generator ---
 
@@ -147,6 +155,8 @@ __all__: list[str] = [
     "save_grid",
     "to_pil",
     "to_uint8",
+    "export_onnx",
+    "OnnxTextToImage",
     "CheckpointError",
     "save_checkpoint",
     "load_checkpoint",

@@ -169,6 +169,14 @@ class TextToImageGenerator(
                          for s in seeds]).to(device)
         return self(z, self.encode(prompts), truncation_psi=truncation_psi, noise_mode="const", update_avg=False)
 
+    def export_onnx(self, folder: str | os.PathLike, **kwargs: Any) -> dict[str, Any]:
+        """Write ``text_encoder.onnx``, ``generator.onnx`` and ``model.json`` to ``folder``, checked
+        against this generator with ONNX Runtime; returns what ``model.json`` holds. Keyword
+        arguments: see [`export_onnx`][ganblocks.export.onnx_export.export_onnx]."""
+        from ..export import export_onnx
+
+        return export_onnx(self, folder, **kwargs)
+
     # -- loading and saving (see saving.py and runs.py) ------------------------------------------
 
     @classmethod
