@@ -3,9 +3,10 @@
 The *scorer* is a CNN trained on the real images of every EmojiT2I item, held-out ones included
 (it judges images; it never trains a generator). From one image it predicts the style (2
 classes), the skin tone (6: none or one of five), the category (9) and the subject (one class per
-base emoji, 1,906), and it exposes its penultimate features. Scorers trained here ship inside the
-package, one per resolution (32 and 64 px): [`load_emoji_scorer`][ganblocks.metrics.emoji.load_emoji_scorer]
-reads one offline.
+base emoji, 1,906), and it exposes its penultimate features. A scorer has one input resolution;
+the package ships a 32 px one, which [`load_emoji_scorer`][ganblocks.metrics.emoji.load_emoji_scorer]
+reads offline (``train-scorer --resolution 64`` makes a 64 px one). Images of another size are
+resized to the scorer's with anti-aliasing.
 
 [`evaluate_emoji`][ganblocks.metrics.emoji.evaluate_emoji] generates one image per (item, seed)
 on three prompt sets (``seen``: training items; ``heldout_style``; ``heldout_tone``) and reports,
@@ -55,7 +56,7 @@ __all__ = [
     "main",
 ]
 
-EMOJI_SCORER_RESOLUTIONS = (32, 64)
+EMOJI_SCORER_RESOLUTIONS = (32,)
 """Resolutions of the scorers shipped with the package."""
 
 EMOJI_EVAL_SEED = EVAL_SEED_BASE + 500_000
@@ -84,9 +85,10 @@ class EmojiScorer(nn.Module):
     """A small CNN with four classification heads over one feature vector.
 
     A strided 3x3 convolution to half the input's side, then stages of two 3x3 convolutions (the
-    first strided), each halving the side, down to 4 px (batch norm and ReLU after each); global average pooling; a linear layer to ``feature_dim`` features with ReLU
-    (the penultimate features ``fd`` compares); a linear head each for style, tone, category and
-    subject.
+    first strided), each halving the side, down to 4 px (batch norm and ReLU after each); the 4x4
+    map flattened (or averaged, see ``pool``); a linear layer to ``feature_dim`` features with
+    ReLU (the penultimate features ``fd`` compares); a linear head each for style, tone, category
+    and subject.
 
     Args:
         subjects: The subject classes (``unified`` code points of base emoji).
@@ -95,10 +97,12 @@ class EmojiScorer(nn.Module):
         widths: Channels at ``resolution / 2``, ``resolution / 4``, ... (missing stages repeat
             the last width).
         feature_dim: Width of the penultimate features.
+        pool: ``"flatten"``: the last 4x4 map, flattened, feeds the feature layer (where a mark
+            is matters); ``"mean"``: its average over positions.
     """
 
     def __init__(self, subjects: Sequence[str], categories: Sequence[str], *, resolution: int = 32,
-                 widths: Sequence[int] = (32, 64, 128, 128), feature_dim: int = 128) -> None:
+                 widths: Sequence[int] = (32, 64, 128, 128), feature_dim: int = 128, pool: str = "flatten") -> None:
         super().__init__()
         if resolution < 8 or resolution & (resolution - 1):
             raise ValueError(f"resolution must be a power of two of at least 8, got {resolution}")
@@ -107,6 +111,9 @@ class EmojiScorer(nn.Module):
         self.resolution = resolution
         self.widths = [int(w) for w in widths]
         self.feature_dim = feature_dim
+        if pool not in ("flatten", "mean"):
+            raise ValueError(f"pool must be 'flatten' or 'mean', got {pool!r}")
+        self.pool = pool
         stages = int(math.log2(resolution // 4))
         chans = (self.widths + [self.widths[-1]] * stages)[:stages]
         layers: list[nn.Module] = [_conv(3, chans[0], 2)]
@@ -114,7 +121,8 @@ class EmojiScorer(nn.Module):
             layers += [_conv(c_in, c, 2), _conv(c, c)]
         c_prev = chans[-1]
         self.trunk = nn.Sequential(*layers)
-        self.embed = nn.Sequential(nn.Linear(c_prev, feature_dim), nn.ReLU(inplace=True))
+        self.embed = nn.Sequential(nn.Linear(c_prev * (16 if pool == "flatten" else 1), feature_dim),
+                                   nn.ReLU(inplace=True))
         self.heads = nn.ModuleDict({
             "style": nn.Linear(feature_dim, len(EMOJI_STYLES)),
             "tone": nn.Linear(feature_dim, len(EMOJI_TONES)),
@@ -125,14 +133,15 @@ class EmojiScorer(nn.Module):
     def config(self) -> dict[str, Any]:
         """What rebuilds the network: classes, resolution and widths."""
         return {"subjects": self.subjects, "categories": self.categories, "resolution": self.resolution,
-                "widths": self.widths, "feature_dim": self.feature_dim}
+                "widths": self.widths, "feature_dim": self.feature_dim, "pool": self.pool}
 
     def features(self, images: Float[Tensor, "b 3 h w"]) -> Float[Tensor, "b d"]:
         """The penultimate features of images in $[-1, 1]$ at the scorer's resolution."""
         if images.shape[-1] != self.resolution or images.shape[-2] != self.resolution:
             raise ValueError(f"the scorer takes {self.resolution} px images, got {list(images.shape[-2:])}; "
                              "resize them first (evaluate_emoji does)")
-        return self.embed(self.trunk(images).mean((2, 3)))
+        h = self.trunk(images)
+        return self.embed(h.flatten(1) if self.pool == "flatten" else h.mean((2, 3)))
 
     def forward(self, images: Float[Tensor, "b 3 h w"]) -> EmojiScores:
         """Logits of each head and the features, for images in $[-1, 1]$."""
@@ -273,13 +282,14 @@ def train_emoji_scorer(
     *,
     resolution: int = 32,
     images: UInt8[Tensor, "n 3 h w"] | None = None,
-    epochs: int = 16,
+    epochs: int = 30,
     batch_size: int = 256,
     lr: float = 4e-3,
     max_shift: int | None = None,
     noise: float = 0.02,
     widths: Sequence[int] = (32, 64, 128, 128),
     feature_dim: int = 128,
+    pool: str = "flatten",
     seed: int = 0,
     device: str | torch.device = "cpu",
     progress: bool = False,
@@ -303,6 +313,7 @@ def train_emoji_scorer(
         noise: Deviation of the added Gaussian noise.
         widths: Channels of the stages (see ``EmojiScorer``).
         feature_dim: Width of the features.
+        pool: How the last 4 px map becomes the features' input (see ``EmojiScorer``).
         seed: Seeds the initialisation, the shuffling and the augmentation.
         device: Where to train.
         progress: Print one line per epoch on stderr.
@@ -318,7 +329,7 @@ def train_emoji_scorer(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         scorer = EmojiScorer(sorted({it.subject for it in items}), sorted({it.category for it in items}),
-                             resolution=resolution, widths=widths, feature_dim=feature_dim)
+                             resolution=resolution, widths=widths, feature_dim=feature_dim, pool=pool)
     scorer = scorer.to(device, memory_format=torch.channels_last)
     labels = emoji_labels(scorer, items).to(device)
     data = images.to(device)
@@ -382,7 +393,8 @@ def load_emoji_scorer(resolution: int = 32, *, path: str | os.PathLike | None = 
     """A scorer in inference state (float32, eval mode, no gradients), read offline.
 
     Args:
-        resolution: Which shipped scorer (32 or 64); ignored when ``path`` is given.
+        resolution: Which shipped scorer (see ``EMOJI_SCORER_RESOLUTIONS``); ignored when ``path``
+            is given.
         path: A file written by ``save_emoji_scorer`` instead of a shipped one.
         device: Where to put it.
 
@@ -398,8 +410,8 @@ def load_emoji_scorer(resolution: int = 32, *, path: str | os.PathLike | None = 
         if not path.is_file():
             shipped = [str(r) for r in EMOJI_SCORER_RESOLUTIONS if shipped_scorer_path(r).is_file()]
             raise FileNotFoundError(f"no shipped EmojiT2I scorer for {resolution} px (shipped: "
-                                    f"{', '.join(shipped) or 'none'}); train one with "
-                                    "python -m ganblocks.metrics.emoji train-scorer")
+                                    f"{', '.join(shipped) or 'none'}): use one of those (evaluate_emoji resizes "
+                                    "the images) or train one with python -m ganblocks.metrics.emoji train-scorer")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such scorer file")
@@ -413,7 +425,7 @@ def load_emoji_scorer(resolution: int = 32, *, path: str | os.PathLike | None = 
         raise ValueError(f"{path}: not an EmojiT2I scorer (format {meta.get('format')!r}, expected {_FORMAT!r})")
     config = json.loads(meta["config"])
     scorer = EmojiScorer(config["subjects"], config["categories"], resolution=config["resolution"],
-                         widths=config["widths"], feature_dim=config["feature_dim"])
+                         widths=config["widths"], feature_dim=config["feature_dim"], pool=config.get("pool", "mean"))
     missing, unexpected = scorer.load_state_dict({k: v.float() if v.is_floating_point() else v
                                                   for k, v in state.items()}, strict=False)
     missing = [k for k in missing if not k.endswith("num_batches_tracked")]
@@ -534,7 +546,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     tr.add_argument("--data", required=True, help="the built data set folder (its train/ and heldout/ both)")
     tr.add_argument("--resolution", type=int, default=32, help="input side of the scorer")
     tr.add_argument("--out", required=True, help="the .safetensors file to write")
-    tr.add_argument("--epochs", type=int, default=16, help="passes over the images")
+    tr.add_argument("--epochs", type=int, default=30, help="passes over the images")
     tr.add_argument("--batch", type=int, default=256, help="images per step")
     tr.add_argument("--lr", type=float, default=4e-3, help="peak learning rate")
     tr.add_argument("--seed", type=int, default=0, help="seed of initialisation, order and augmentation")
@@ -555,19 +567,20 @@ def main(argv: Sequence[str] | None = None) -> None:
             device = resolve_device(args.device)
             items = read_emoji_items(args.data)
             images = load_emoji_images(items, resolution=args.resolution)
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             scorer = train_emoji_scorer(items, images=images, resolution=args.resolution, epochs=args.epochs,
                                         batch_size=args.batch, lr=args.lr, seed=args.seed, device=device,
                                         progress=True)
-            seconds = time.perf_counter() - start
+            seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
             scorer = scorer.cpu()
             report = emoji_conformance(scorer, items, images=images)
             info = {"epochs": args.epochs, "batch": args.batch, "lr": args.lr, "seed": args.seed,
-                    "train_seconds": round(seconds, 1), "threads": torch.get_num_threads(), "device": str(device),
+                    "train_seconds": round(seconds, 1),
+                    "train_cpu_seconds": round(cpu_seconds, 1), "threads": torch.get_num_threads(), "device": str(device),
                     "items": len(items), "conformance": report}
             path = save_emoji_scorer(scorer, args.out, info=info)
             _print_table(report)
-            print(f"trained in {seconds:.0f} s; wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+            print(f"trained in {seconds:.0f} s ({cpu_seconds:.0f} s of CPU time); wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     else:
         with user_errors("cannot check the scorer"):
             items = read_emoji_items(args.data)
