@@ -48,7 +48,7 @@ def items(data):
 @pytest.fixture(scope="module")
 def scorer(items):
     return train_emoji_scorer(items, resolution=16, epochs=120, batch_size=32, lr=5e-3, widths=(16, 32),
-                              feature_dim=32, max_shift=0, noise=0.0, seed=1)
+                              feature_dim=32, max_shift=0, noise=0.0, blur=0.0, seed=1)
 
 
 def test_the_fixture_has_every_set(items):
@@ -167,3 +167,23 @@ def test_commands_train_and_check(data, tmp_path, capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: cannot check the scorer:") and "no such folder" in err
+
+
+def test_augmentations_keep_shapes_and_fill_white():
+    from ganblocks.metrics.emoji import _blur_some, _shift
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(6, 3, 16, 16) * 2 - 1
+    moved = _shift(x, 2, g)
+    assert moved.shape == x.shape
+    for a, b in zip(moved, x):  # each image is a translate of its own, white where it came in
+        found = False
+        for dy in range(-2, 3):
+            for dx in range(-2, 3):
+                ref = torch.nn.functional.pad(b, (2, 2, 2, 2), value=1.0)[:, 2 + dy:18 + dy, 2 + dx:18 + dx]
+                found |= torch.equal(a, ref)
+        assert found
+    assert torch.equal(_shift(x, 0, g), x)
+    soft = _blur_some(x, 1.0, g)
+    assert soft.shape == x.shape and soft.std() < x.std()
+    assert torch.equal(_blur_some(x, 0.0, g), x)

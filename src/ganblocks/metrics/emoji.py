@@ -277,6 +277,19 @@ def _shift(x: Tensor, max_shift: int, generator: torch.Generator) -> Tensor:
     return out.permute(0, 3, 1, 2).contiguous()
 
 
+def _blur_some(x: Tensor, share: float, generator: torch.Generator) -> Tensor:
+    """Blur a random ``share`` of the images: down to half their side (anti-aliased) and back."""
+    pick = (torch.rand(len(x), generator=generator) < share).to(x.device)
+    if not bool(pick.any()):
+        return x
+    side = x.shape[-1]
+    soft = F.interpolate(F.interpolate(x[pick], size=side // 2, mode="bilinear", antialias=True),
+                         size=side, mode="bilinear", align_corners=False)
+    x = x.clone()
+    x[pick] = soft
+    return x
+
+
 def train_emoji_scorer(
     items: Sequence[EmojiItem],
     *,
@@ -287,6 +300,7 @@ def train_emoji_scorer(
     lr: float = 4e-3,
     max_shift: int | None = None,
     noise: float = 0.02,
+    blur: float = 0.25,
     widths: Sequence[int] = (32, 64, 128, 128),
     feature_dim: int = 128,
     pool: str = "flatten",
@@ -298,8 +312,9 @@ def train_emoji_scorer(
 
     One step per batch of a shuffled epoch, AdamW with a one-cycle learning rate, the sum of the
     four heads' cross-entropies (tone ignored for two different tones). Augmentation: each image
-    moved by up to ``max_shift`` pixels (white fill) and Gaussian noise of deviation ``noise``
-    (in $[-1, 1]$ units), so that slightly off-centre or noisy generated images are still read.
+    moved by up to ``max_shift`` pixels (white fill), a share ``blur`` of them blurred, and
+    Gaussian noise of deviation ``noise`` (in $[-1, 1]$ units), so that slightly off-centre, soft
+    or noisy generated images are still read.
 
     Args:
         items: The items (``read_emoji_items``); the scorer's subject and category classes are
@@ -311,6 +326,8 @@ def train_emoji_scorer(
         lr: Peak learning rate.
         max_shift: Largest translation in pixels (default ``resolution // 16``).
         noise: Deviation of the added Gaussian noise.
+        blur: Share of the images blurred (brought to half their side and back), so that soft
+            images are still read.
         widths: Channels of the stages (see ``EmojiScorer``).
         feature_dim: Width of the features.
         pool: How the last 4 px map becomes the features' input (see ``EmojiScorer``).
@@ -345,6 +362,8 @@ def train_emoji_scorer(
         for s in range(steps_per_epoch):
             idx = order[s * batch_size:(s + 1) * batch_size]
             x = _shift(_to_unit(data[idx], resolution), max_shift, gen)
+            if blur > 0:
+                x = _blur_some(x, blur, gen)
             if noise > 0:
                 x = x + noise * torch.randn(x.shape, generator=gen).to(device)
             y = labels[idx]
