@@ -346,3 +346,25 @@ def test_the_shapes_preset_has_a_fixed_length_in_images() -> None:
     assert schedule(cfg, steps=None, stage="generator") == (2970, None)
     assert schedule(cfg.override(kimg=None), steps=None, stage="all") == (None, None)
     assert schedule(cfg.override(kimg=1.0, batch=8), steps=None, stage="all") == (125, 112)
+
+
+def test_every_experiment_file_is_a_valid_config_and_every_ablation_arm_has_one(tmp_path: Path) -> None:
+    import ast
+
+    import ablation
+    from config import load_experiment, preset
+
+    files = sorted((EXAMPLE / "experiments").glob("*.py"))
+    assert files
+    for path in files:
+        settings = load_experiment(path)
+        assert settings, path
+        cfg = preset("shapes", **settings)
+        assert cfg != preset("shapes"), f"{path.name} changes nothing"
+        assert ast.get_docstring(ast.parse(path.read_text())), f"{path.name}: no docstring"
+    named = {e for suite in ablation.SUITES.values() for e in suite.values() if e is not None}
+    assert named <= {p.stem for p in files}
+    bad = tmp_path / "bad.py"
+    bad.write_text("learning_rate = 1.0\n")
+    with pytest.raises(ValueError, match="unknown settings"):
+        load_experiment(bad)
