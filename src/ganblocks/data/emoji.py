@@ -66,6 +66,7 @@ __all__ = [
     "SPLITS",
     "EmojiItem",
     "EmojiBuild",
+    "EmojiPackage",
     "heldout_hash",
     "split_of",
     "emoji_caption",
@@ -238,7 +239,18 @@ def emoji_items(records: Iterable[dict[str, Any]], style: str) -> list[EmojiItem
 
 
 @dataclass
-class _Package:
+class EmojiPackage:
+    """One npm package as ``read_emoji_package`` read it.
+
+    Attributes:
+        style: ``"google"`` or ``"twitter"``.
+        version: Its ``package.json`` version.
+        records: The records of its ``emoji.json``.
+        images: The 64 px PNGs of its style, by file name (bytes).
+        source: The tarball or folder read.
+        sha256: The tarball's SHA-256 (``None`` for a folder).
+    """
+
     style: str
     version: str
     records: list[dict[str, Any]]
@@ -280,7 +292,7 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def read_emoji_package(path: str | os.PathLike, style: str, *, version: str = EMOJI_VERSION) -> _Package:
+def read_emoji_package(path: str | os.PathLike, style: str, *, version: str = EMOJI_VERSION) -> EmojiPackage:
     """Read one npm package: its ``.tgz`` or the folder it was extracted into.
 
     A folder may be the one holding ``package/`` or ``package/`` itself. Only ``package.json``,
@@ -310,7 +322,7 @@ def read_emoji_package(path: str | os.PathLike, style: str, *, version: str = EM
             for f in folder.iterdir():
                 if f.is_file():
                     images[f.name] = f.read_bytes()
-        return _Package(style, found, records, images, source, None)
+        return EmojiPackage(style, found, records, images, source, None)
     try:
         with tarfile.open(path, "r:*") as tar:
             for member in tar:
@@ -329,7 +341,7 @@ def read_emoji_package(path: str | os.PathLike, style: str, *, version: str = EM
     if pkg_json is None:
         raise ValueError(f"{source}: no package/package.json: not an npm package tarball")
     found, records = _check_package(pkg_json, emoji_json, style, source, version)
-    return _Package(style, found, records, images, source, _sha256(path))
+    return EmojiPackage(style, found, records, images, source, _sha256(path))
 
 
 # -- building ------------------------------------------------------------------------------------
