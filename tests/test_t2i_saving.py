@@ -110,3 +110,42 @@ def test_from_pretrained_also_reads_run_folders(tmp_path: Path) -> None:
     run = fake_run(tmp_path / "run")
     a, b = TextToImageGenerator.from_pretrained(run), TextToImageGenerator.from_run(run)
     assert torch.equal(a.generate(PROMPTS, SEEDS), b.generate(PROMPTS, SEEDS))
+
+
+def test_half_precision_weights_halve_the_file_and_load_back(tmp_path) -> None:
+    G = tiny_generator(3)
+    G.save_pretrained(tmp_path / "full")
+    G.save_pretrained(tmp_path / "half", weights_dtype=torch.float16)
+    full, half = (tmp_path / d / "model.safetensors" for d in ("full", "half"))
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    again = TextToImageGenerator.from_pretrained(tmp_path / "half")
+    assert all(p.dtype == torch.float32 for p in again.parameters())
+    for (k, a), b in zip(G.state_dict().items(), again.state_dict().values()):
+        assert torch.equal(a.half().float(), b) if a.is_floating_point() else torch.equal(a, b), k
+    with pytest.raises(ValueError, match="floating-point dtype"):
+        G.save_pretrained(tmp_path / "int", weights_dtype=torch.int8)
+
+
+def test_shipped_models_load_by_name_offline(monkeypatch, tmp_path) -> None:
+    from ganblocks.t2i import saving
+
+    G = tiny_generator(4)
+    G.training_info = {"data": "tiny", "attribution": "Images: somebody, CC-BY-4.0.", "command": "train.py"}
+    G.save_pretrained(tmp_path / "models" / "tiny-16", weights_dtype=torch.float16)
+    monkeypatch.setattr(saving, "_SHIPPED", tmp_path / "models")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert saving.shipped_models() == ["ganblocks/tiny-16"]
+    loaded = TextToImageGenerator.from_pretrained("ganblocks/tiny-16")
+    assert loaded.config == G.config and loaded.training_info["attribution"].startswith("Images")
+    card = (tmp_path / "models" / "tiny-16" / "README.md").read_text()
+    assert "## Licence and attribution" in card and "| training command | train.py |" in card
+    with pytest.raises(FileNotFoundError, match="not in the Hugging Face cache"):
+        TextToImageGenerator.from_pretrained("ganblocks/not-shipped")
+
+
+def test_the_installed_package_lists_its_shipped_models() -> None:
+    from ganblocks.t2i.saving import shipped_models
+
+    for name in shipped_models():  # each loads by name, from the package alone
+        G = TextToImageGenerator.from_pretrained(name)
+        assert G.generate(["a test"], [0]).shape[-1] == G.config.resolution

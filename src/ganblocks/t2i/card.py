@@ -16,6 +16,7 @@ _TRAINING_ROWS = (
     ("kimg", "images seen (thousands)"),
     ("stage", "training stage reached"),
     ("text_encoder_weights", "text encoder initialised from"),
+    ("command", "training command"),
 )
 
 
@@ -55,6 +56,9 @@ def card_text(config: GeneratorConfig, training: dict[str, Any], *, parameters: 
     ]
     rows = [(label, training[key]) for key, label in _TRAINING_ROWS if key in training]
     parts.append(_table(("", ""), rows) if rows else "No training information was recorded with this model.")
+    attribution = training.get("attribution")
+    if isinstance(attribution, str) and attribution.strip():
+        parts += ["## Licence and attribution", attribution.strip()]
     parts.append("## Scores")
     scores = training.get("scores")
     if isinstance(scores, dict) and scores:

@@ -196,6 +196,8 @@ class TextToImageGenerator(
         - a folder written by ``save_pretrained`` (``config.json`` + ``model.safetensors``);
         - a training run folder, or one of its checkpoint folders (the EMA weights; see
           [`from_run`][ganblocks.t2i.generator.TextToImageGenerator.from_run]);
+        - the name of a model that ships with ganblocks (``"ganblocks/emoji-32"``; see
+          [`shipped_models`][ganblocks.t2i.saving.shipped_models]), read from the installed package;
         - a Hugging Face Hub repository id (``owner/name``), downloaded or read from the cache.
           With ``HF_HUB_OFFLINE=1`` only the cache is read.
 
@@ -240,11 +242,27 @@ class TextToImageGenerator(
 
         return load_run(cls, path, device=device, network=network)
 
+    def save_pretrained(self, save_directory: str | os.PathLike, *, weights_dtype: torch.dtype | None = None,
+                        **kwargs: Any) -> Any:
+        """Write ``model.safetensors``, ``config.json`` and the model card ``README.md`` to a folder
+        (and, with ``push_to_hub=True``, upload them: see ``huggingface_hub``'s ``PyTorchModelHubMixin``).
+
+        Args:
+            save_directory: The folder.
+            weights_dtype: Store the floating-point weights in this dtype, e.g. ``torch.float16``
+                to halve the file; loading casts them back to the network's dtype.
+            **kwargs: Passed on to ``PyTorchModelHubMixin.save_pretrained``.
+        """
+        self._weights_dtype = weights_dtype
+        try:
+            return super().save_pretrained(save_directory, **kwargs)
+        finally:
+            self._weights_dtype = None
+
     def _save_pretrained(self, save_directory: Path) -> None:
-        """Write ``model.safetensors``, ``config.json`` and the model card ``README.md``."""
         from .saving import save_folder
 
-        save_folder(self, save_directory)
+        save_folder(self, save_directory, dtype=getattr(self, "_weights_dtype", None))
 
     def generate_model_card(self, *args: Any, **kwargs: Any) -> Any:
         """The model card (``README.md``): architecture, training data and measured scores."""

@@ -22,7 +22,8 @@ from ..backbones import hub_offline, hub_reachable, load_strict, read_weights_fi
 from .config import GeneratorConfig
 from .runs import is_run_folder, load_run
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "CONFIG_FILE", "WEIGHTS_FILE", "save_folder", "load_pretrained"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "CONFIG_FILE", "WEIGHTS_FILE", "SHIPPED_PREFIX", "save_folder",
+           "load_pretrained", "shipped_model_folder", "shipped_models"]
 
 FORMAT = "ganblocks.text_to_image"
 FORMAT_VERSION = 1
@@ -31,17 +32,43 @@ WEIGHTS_FILE = "model.safetensors"
 G = TypeVar("G", bound=nn.Module)
 
 _EXPECTED = (f"a folder written by save_pretrained ({CONFIG_FILE} and {WEIGHTS_FILE}), a training "
-             "run or checkpoint folder, or a Hugging Face Hub repo id "
-             "(owner/name)")
+             "run or checkpoint folder, the name of a shipped model (ganblocks.t2i.saving.shipped_models()), "
+             "or a Hugging Face Hub repo id (owner/name)")
 _REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
+SHIPPED_PREFIX = "ganblocks/"
+"""Names of the models that ship with the package start with this (``"ganblocks/emoji-32"``)."""
 
-def save_folder(generator: nn.Module, folder: Path) -> None:
-    """Write the weights, ``config.json`` and the model card ``README.md`` into ``folder``."""
+_SHIPPED = Path(__file__).resolve().parent / "models"
+
+
+def shipped_models() -> list[str]:
+    """The names of the trained generators that ship with this ganblocks (``from_pretrained`` reads them offline)."""
+    if not _SHIPPED.is_dir():
+        return []
+    return sorted(SHIPPED_PREFIX + f.name for f in _SHIPPED.iterdir() if (f / CONFIG_FILE).is_file())
+
+
+def shipped_model_folder(name: str) -> Path | None:
+    """The package folder of the shipped model ``name`` (``"ganblocks/emoji-32"``), or None."""
+    if not name.startswith(SHIPPED_PREFIX):
+        return None
+    folder = _SHIPPED / name[len(SHIPPED_PREFIX):]
+    return folder if name[len(SHIPPED_PREFIX):] and (folder / CONFIG_FILE).is_file() else None
+
+
+def save_folder(generator: nn.Module, folder: Path, *, dtype: torch.dtype | None = None) -> None:
+    """Write the weights, ``config.json`` and the model card ``README.md`` into ``folder``.
+
+    With ``dtype`` (e.g. ``torch.float16``) the floating-point tensors are stored in that dtype.
+    """
     from safetensors.torch import save_file
 
+    if dtype is not None and not dtype.is_floating_point:
+        raise ValueError(f"weights_dtype must be a floating-point dtype, got {dtype}")
     folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to("cpu").contiguous() for k, v in generator.state_dict().items()}
+    state = {k: v.detach().to("cpu", dtype=dtype if dtype is not None and v.is_floating_point() else v.dtype)
+             .contiguous() for k, v in generator.state_dict().items()}
     save_file(state, str(folder / WEIGHTS_FILE), metadata={"format": "pt"})
     doc = {"format": FORMAT, "version": FORMAT_VERSION, **generator.config.to_dict()}
     if generator.training_info:
@@ -126,6 +153,9 @@ def load_pretrained(cls: type[G], name_or_path: str | os.PathLike, *, device: st
         raise FileNotFoundError(f"{path} holds neither a saved generator nor a training run; expected {_EXPECTED}")
     if path.exists():
         raise FileNotFoundError(f"{path} is a file; expected {_EXPECTED}")
+    shipped = shipped_model_folder(text)
+    if shipped is not None:
+        return _load_files(cls, shipped / CONFIG_FILE, shipped / WEIGHTS_FILE, f"the shipped model {text!r}", device)
     if not _REPO_ID.fullmatch(text.replace(os.sep, "/")) or text.startswith(("/", ".", "~")):
         raise FileNotFoundError(f"{path}: no such folder; expected {_EXPECTED}")
     config_file, weights_file = _hub_files(
