@@ -37,6 +37,14 @@ SCRIPT = textwrap.dedent("""
     for source in ("model", "run"):
         loaded = TextToImageGenerator.from_pretrained(source)
         assert torch.equal(loaded.generate(["a red circle"], [0]), G.eval().generate(["a red circle"], [0]))
+
+    from ganblocks.metrics.emoji import load_emoji_scorer
+    from ganblocks.t2i.saving import shipped_models
+
+    load_emoji_scorer(32)  # package data: the EmojiT2I scorer's weights
+    assert shipped_models() == EXPECTED_MODELS, shipped_models()
+    for name in shipped_models():
+        assert TextToImageGenerator.from_pretrained(name).config.resolution > 0
     print(ganblocks.__file__)
 """)
 
@@ -67,7 +75,9 @@ def test_the_wheel_saves_loads_and_scores_a_generator_outside_the_repository(tmp
 
     work = tmp_path / "work"
     work.mkdir()
-    printed = _run([python, "-c", SCRIPT], work, env).stdout
+    shipped = sorted(f"ganblocks/{f.name}" for f in (ROOT / "src" / "ganblocks" / "t2i" / "models").glob("*")
+                     if (f / "config.json").is_file())
+    printed = _run([python, "-c", f"EXPECTED_MODELS = {shipped!r}\n" + SCRIPT], work, env).stdout
     assert str(venv) in printed and str(ROOT) not in printed  # the wheel's copy, not the repository's
 
     _run([python, "-m", "ganblocks.metrics", "--model", "model", "--metrics", "shapes", "--samples", "8",
