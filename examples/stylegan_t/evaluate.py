@@ -1,4 +1,4 @@
-r"""Evaluate a StyleGAN-T generator on ShapesT2I, and draw sample grids.
+r"""Evaluate a StyleGAN-T generator on its data (ShapesT2I or EmojiT2I), and draw sample grids.
 
     python examples/stylegan_t/evaluate.py --checkpoint runs/x --samples 256
     python examples/stylegan_t/evaluate.py --checkpoint runs/x --metrics fid,kid,clip \
@@ -8,6 +8,7 @@ r"""Evaluate a StyleGAN-T generator on ShapesT2I, and draw sample grids.
 CLIP (see also ``python -m ganblocks.metrics --help``, which scores any saved generator).
 """
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from config import Config  # noqa: E402
+from config import MIN_RESOLUTION, Config  # noqa: E402
 
 from ganblocks import to_uint8  # noqa: E402,F401 - re-exported for the example's scripts
 from ganblocks.cli import ArgumentParser, resolve_device, user_errors  # noqa: E402
@@ -26,11 +27,107 @@ from ganblocks.cli import ArgumentParser, resolve_device, user_errors  # noqa: E
 GRID_SEEDS = 8
 
 
-def grid_prompts(cfg: Config) -> list[str]:
-    """The fixed prompts of the sample grids (ShapesT2I's: seen and held-out objects, and pairs)."""
-    from ganblocks.metrics import shapes_grid_captions
+GRID_ROWS = 12  # rows of the grid of a captioned folder (a fixed sample of its captions)
 
-    return shapes_grid_captions()
+
+def data_kind(data: str) -> str:
+    """What the run trains on: ``"shapes"`` (ShapesT2I), ``"emoji"`` (a built EmojiT2I folder or
+    its ``train`` subfolder, scored by the shipped EmojiT2I scorer) or ``"captions"`` (any other
+    captioned images: sample grids of their own captions, no periodic scores)."""
+    if data == "shapes":
+        return "shapes"
+    return "emoji" if emoji_root(data) is not None else "captions"
+
+
+def emoji_root(data: str | Path) -> Path | None:
+    """The built EmojiT2I folder of ``data`` (the folder or its ``train``/``heldout`` subfolder):
+    the one whose ``build.json`` names EmojiT2I, or whose ``train/metadata.jsonl`` carries the
+    items' fields (``subject``, ``style``, ``split``); None for other data."""
+    path = Path(data)
+    if not path.is_dir():
+        return None
+    for root in (path, path.parent):
+        meta = root / "train" / "metadata.jsonl"
+        if not meta.is_file():
+            continue
+        try:
+            if json.loads((root / "build.json").read_text()).get("dataset") == "EmojiT2I":
+                return root
+        except (OSError, ValueError, AttributeError):
+            pass
+        try:
+            with meta.open(encoding="utf-8") as f:
+                first = json.loads(f.readline())
+        except (OSError, ValueError):
+            continue
+        if isinstance(first, dict) and {"subject", "style", "split", "tones"} <= set(first):
+            return root
+    return None
+
+
+@functools.lru_cache(maxsize=4)
+def _emoji_items(root: Path) -> tuple[Any, ...]:
+    from ganblocks.data.emoji import read_emoji_items
+
+    return tuple(read_emoji_items(root))
+
+
+def emoji_grid_prompts(root: Path, *, seen: int = 6, heldout: int = 3, seed: int = 0) -> list[str]:
+    """A fixed sample of an EmojiT2I folder's captions: ``seen`` training items, then ``heldout``
+    of each held-out set (held-out style, held-out tone)."""
+    import numpy as np
+
+    items = _emoji_items(root)
+    rows: list[str] = []
+    for split, n in (("train", seen), ("heldout_style", heldout), ("heldout_tone", heldout)):
+        pool = sorted({it.caption for it in items if it.split == split})
+        pick = np.random.default_rng(seed).choice(len(pool), size=min(n, len(pool)), replace=False)
+        rows += [pool[i] for i in sorted(pick)]
+    return rows
+
+
+def folder_captions(data: str, *, n: int = GRID_ROWS, seed: int = 0) -> list[str]:
+    """A fixed sample of ``n`` distinct captions of an image folder, zip or shards."""
+    import numpy as np
+
+    from ganblocks.data import data_format
+
+    if data_format(data) in ("folder", "zip"):
+        from ganblocks.data import CaptionedImageFolder
+
+        folder = CaptionedImageFolder(data, resolution=MIN_RESOLUTION)
+        pool = sorted({folder.caption(i) for i in range(len(folder))})
+    else:  # shards: the first captions of the stream
+        from ganblocks.data import CaptionedShards
+
+        pool = []
+        for _, caption in CaptionedShards(data, resolution=MIN_RESOLUTION, seed=seed, rank=0, world=1, repeat=False):
+            if caption not in pool:
+                pool.append(caption)
+            if len(pool) >= 8 * n:
+                break
+        pool.sort()
+    pick = np.random.default_rng(seed).choice(len(pool), size=min(n, len(pool)), replace=False)
+    return [pool[i] for i in sorted(pick)]
+
+
+@functools.lru_cache(maxsize=8)
+def _grid_prompts(data: str) -> tuple[str, ...]:
+    kind = data_kind(data)
+    if kind == "shapes":
+        from ganblocks.metrics import shapes_grid_captions
+
+        return tuple(shapes_grid_captions())
+    if kind == "emoji":
+        return tuple(emoji_grid_prompts(emoji_root(data)))
+    return tuple(folder_captions(data))
+
+
+def grid_prompts(cfg: Config) -> list[str]:
+    """The fixed prompts of the sample grids: ShapesT2I's (seen and held-out objects, and pairs),
+    an EmojiT2I folder's (seen, held-out style and held-out tone captions), or a fixed sample of
+    any other data's own captions."""
+    return list(_grid_prompts(cfg.data))
 
 
 def save_sample_grid(G: nn.Module, cfg: Config, path: Path, device: torch.device) -> Path:
@@ -42,10 +139,27 @@ def save_sample_grid(G: nn.Module, cfg: Config, path: Path, device: torch.device
 
 def evaluate_generator(G: nn.Module, cfg: Config, device: torch.device, *, final: bool = False,
                        samples: int | None = None, truncation_psi: float = 1.0) -> dict[str, Any]:
-    """ShapesT2I scores of ``G`` on fresh prompts and latents (``ganblocks.metrics.evaluate_shapes``)."""
-    from ganblocks.metrics import evaluate_shapes
+    """Scores of ``G`` on fresh prompts and latents that no training step uses: ShapesT2I's
+    (``ganblocks.metrics.evaluate_shapes``); an EmojiT2I folder's (``ganblocks.metrics.emoji.
+    evaluate_emoji`` with the shipped scorer, on seen, held-out style and held-out tone items,
+    the held-out ones read from the folder's ``heldout/``; two seeds per item when ``final``);
+    none (an empty dict) for other data."""
+    kind = data_kind(cfg.data)
+    if kind == "shapes":
+        from ganblocks.metrics import evaluate_shapes
 
-    return evaluate_shapes(G, samples=samples or cfg.eval_samples, final=final, truncation_psi=truncation_psi)
+        return evaluate_shapes(G, samples=samples or cfg.eval_samples, final=final, truncation_psi=truncation_psi)
+    if kind == "emoji":
+        from ganblocks.metrics.emoji import evaluate_emoji, load_emoji_scorer
+
+        return evaluate_emoji(G, load_emoji_scorer(32), _emoji_items(emoji_root(cfg.data)),
+                              samples=samples or cfg.eval_samples, seeds_per_item=2 if final else 1,
+                              truncation_psi=truncation_psi)
+    return {}
+
+
+EMOJI_SUMMARY = [f"{s}/{m}" for s in ("seen", "heldout_style", "heldout_tone")
+                 for m in ("style", "tone", "category", "subject_top10", "fd")]
 
 
 def reference_metrics(G: nn.Module, cfg: Config, metrics: list[str], *, samples: int, device: torch.device,

@@ -15,7 +15,7 @@ HTTP API (what the page uses)::
     optional: "seeds": [3, 9] instead of seed/count; "to": 8 (or a list) and "t": 0.25 for the
     point a quarter of the way from each seed's latent to the matching seed of "to"; "client":
     an id whose queued request is dropped (409) when the same id sends a newer one.
-    GET /api/info       -> resolution, limits and, for ShapesT2I, example prompts
+    GET /api/info       -> resolution, limits and example prompts (of the training data)
 
 A bad request gets a 4xx and a one-line ``{"error": ...}``; the server keeps serving.
 """
@@ -138,9 +138,16 @@ def parse_job(raw: bytes, renderer: Renderer) -> Job:
 
 
 def suggestions(cfg: Config) -> list[str]:
-    """Example prompts for the page: ShapesT2I's evaluation captions (none for other data)."""
+    """Example prompts for the page: ShapesT2I's evaluation captions, or the sample grid's
+    captions of the data the model was trained on (an EmojiT2I folder's seen and held-out ones,
+    a fixed sample of another folder's); none when that data cannot be read here."""
     if cfg.data != "shapes":
-        return []
+        from evaluate import grid_prompts
+
+        try:
+            return grid_prompts(cfg)
+        except (OSError, ValueError):  # the training data is not on this machine
+            return []
     from ganblocks.data import make_eval_prompts
 
     prompts = make_eval_prompts(seed=0, n_single_seen=8, n_single_heldout=3, n_double_seen=4, n_double_heldout=2)

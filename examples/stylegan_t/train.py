@@ -45,7 +45,7 @@ from ganblocks.training import (  # noqa: E402
 )
 from config import PRESETS, Config, add_config_arguments, config_overrides, load_experiment, preset  # noqa: E402
 from data import BatchSource, create_batch_source  # noqa: E402
-from evaluate import evaluate_generator, save_sample_grid  # noqa: E402
+from evaluate import EMOJI_SUMMARY, evaluate_generator, save_sample_grid  # noqa: E402
 from model import build_discriminator, build_generator, count_parameters, create_dino, create_frozen_clip  # noqa: E402
 from runtime import Dist, SpectralNormSteps, StopSignals, agree, autocast_for, setup_distributed  # noqa: E402
 from step import DiscriminatorLoss, Progress, TrainStep, set_trainable  # noqa: E402
@@ -79,7 +79,7 @@ def build_parser(*, show_all: bool) -> argparse.ArgumentParser:
     p.add_argument("--compile-backend", default="inductor", help=more("torch.compile backend for --compile (default inductor; aot_eager traces without code generation)"))
     p.add_argument("--channels-last", action="store_true", help=more("keep the synthesis network's conv weights, and so its activations, channels-last (NHWC): faster convolutions on GPUs with bf16/fp16 tensor cores; checkpoints are unaffected"))
     p.add_argument("--dist-timeout", type=float, default=30.0, help=more("minutes a process waits for the others (a lost or hung rank) before the job fails (default 30)"))
-    p.add_argument("--no-final-eval", dest="final_eval", action="store_false", help=more("end without the final ShapesT2I evaluation and sample grid (the final checkpoint is still written)"))
+    p.add_argument("--no-final-eval", dest="final_eval", action="store_false", help=more("end without the final evaluation (ShapesT2I or EmojiT2I) and sample grid (the final checkpoint is still written)"))
     p.add_argument("--check", action="store_true", help="set everything up (config, networks and their weights, data, "
                    "the checkpoint to resume), then stop without training or writing the run folder")
     add_config_arguments(p, show_all=show_all)
@@ -162,6 +162,8 @@ class Run:
                 self.log_file.flush()
 
     def log_eval(self, name: str, scores: dict[str, Any]) -> None:
+        if not scores:  # data without periodic scores (a captioned folder other than EmojiT2I)
+            return
         self.log({"step": self.prog.step, "kimg": self.prog.images_seen / 1000, "stage": self.prog.stage,
                   **{f"{name}/{k}": v for k, v in scores.items()}})
 
@@ -484,10 +486,11 @@ def finish(run: Run) -> dict[str, Any]:
                 summary["samples"] = str(save_sample_grid(run.G_ema, run.cfg, out / "samples" / "final.png", run.device))
             if prog.step > run.start_step or not (out / "final_eval.json").exists():
                 scores = evaluate_generator(run.G_ema, run.cfg, run.device, final=True)
-                with writing(out / "final_eval.json"):
-                    (out / "final_eval.json").write_text(json.dumps(scores, indent=2))
-                run.log_eval("final", scores)
-                summary["scores"] = scores
+                if scores:
+                    with writing(out / "final_eval.json"):
+                        (out / "final_eval.json").write_text(json.dumps(scores, indent=2))
+                    run.log_eval("final", scores)
+                    summary["scores"] = scores
         print_summary(summary)
     return summary
 
@@ -572,8 +575,14 @@ def print_summary(summary: dict[str, Any]) -> None:
     if scores:
         keys = ["all_correct/single_seen", "all_correct/single_heldout", "binding", "colour",
                 "position", "shape", "extra", "diversity"]
-        print("ShapesT2I scores of the EMA generator (all scores in final_eval.json):")
-        print("  " + ", ".join(f"{k} {scores[k]:.3f}" for k in keys if k in scores))
+        if any(k in scores for k in keys):
+            print("ShapesT2I scores of the EMA generator (all scores in final_eval.json):")
+            print("  " + ", ".join(f"{k} {scores[k]:.3f}" for k in keys if k in scores))
+        else:
+            print("EmojiT2I scores of the EMA generator (all scores in final_eval.json):")
+            for group in ("seen", "heldout_style", "heldout_tone"):
+                print(f"  {group}: " + ", ".join(f"{k.split('/')[1]} {scores[k]:.3f}" for k in EMOJI_SUMMARY
+                                                   if k.startswith(group + "/") and k in scores))
 
 
 if __name__ == "__main__":
