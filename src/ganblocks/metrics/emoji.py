@@ -4,9 +4,9 @@ The *scorer* is a CNN trained on the real images of every EmojiT2I item, held-ou
 (it judges images; it never trains a generator). From one image it predicts the style (2
 classes), the skin tone (6: none or one of five), the category (9) and the subject (one class per
 base emoji, 1,906), and it exposes its penultimate features. A scorer has one input resolution;
-the package ships a 32 px one, which [`load_emoji_scorer`][ganblocks.metrics.emoji.load_emoji_scorer]
-reads offline (``train-scorer --resolution 64`` makes a 64 px one). Images of another size are
-resized to the scorer's with anti-aliasing.
+the package ships a 32 px and a 64 px one, which
+[`load_emoji_scorer`][ganblocks.metrics.emoji.load_emoji_scorer] reads offline. Images of
+another size are resized to the scorer's with anti-aliasing.
 
 [`evaluate_emoji`][ganblocks.metrics.emoji.evaluate_emoji] generates one image per (item, seed)
 on three prompt sets (``seen``: training items; ``heldout_style``; ``heldout_tone``) and reports,
@@ -56,7 +56,7 @@ __all__ = [
     "main",
 ]
 
-EMOJI_SCORER_RESOLUTIONS = (32,)
+EMOJI_SCORER_RESOLUTIONS = (32, 64)
 """Resolutions of the scorers shipped with the package."""
 
 EMOJI_EVAL_SEED = EVAL_SEED_BASE + 500_000
