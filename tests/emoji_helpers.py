@@ -9,8 +9,11 @@ style is the outline (disc or square), the tone the fill colour, the subject a c
 
 import io
 import json
+import os
 import tarfile
 from pathlib import Path
+
+import pytest
 
 from PIL import Image, ImageDraw
 
@@ -144,3 +147,14 @@ def make_packages(folder: Path, **kwargs) -> tuple[Path, Path]:
 # image lost, FLAG without a twitter image).
 EXPECTED_ITEMS = {"google": 12, "twitter": 11}
 EXPECTED_WRITTEN = {"google": 11, "twitter": 10}
+
+
+def real_packages() -> tuple[Path, Path]:
+    """The real 16.0.0 tarballs from ``GANBLOCKS_EMOJI_CACHE`` (default ``~/.cache/ganblocks/emoji``),
+    or skip the test."""
+    cache = Path(os.environ.get("GANBLOCKS_EMOJI_CACHE", Path.home() / ".cache" / "ganblocks" / "emoji"))
+    paths = tuple(cache / f"emoji-datasource-{style}-16.0.0.tgz" for style in ("google", "twitter"))
+    if not all(p.is_file() for p in paths):
+        pytest.skip(f"the emoji-datasource 16.0.0 tarballs are not in {cache} (set GANBLOCKS_EMOJI_CACHE; "
+                    "npm pack emoji-datasource-google@16.0.0 emoji-datasource-twitter@16.0.0)")
+    return paths

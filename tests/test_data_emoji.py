@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from emoji_helpers import EXPECTED_ITEMS, EXPECTED_WRITTEN, fixture_records, make_package, make_packages
+from emoji_helpers import EXPECTED_ITEMS, EXPECTED_WRITTEN, fixture_records, make_package, make_packages, real_packages
 from ganblocks.data import CaptionedImageFolder
 from ganblocks.data.emoji import (
     EMOJI_TONES,
@@ -230,18 +230,9 @@ def test_a_failed_build_leaves_the_old_folder(tmp_path, packages):
 # -- the real packages ---------------------------------------------------------------------------
 
 
-def _real_packages() -> tuple[Path, Path]:
-    cache = Path(os.environ.get("GANBLOCKS_EMOJI_CACHE", Path.home() / ".cache" / "ganblocks" / "emoji"))
-    paths = tuple(cache / f"emoji-datasource-{style}-16.0.0.tgz" for style in ("google", "twitter"))
-    if not all(p.is_file() for p in paths):
-        pytest.skip(f"the emoji-datasource 16.0.0 tarballs are not in {cache} (set GANBLOCKS_EMOJI_CACHE; "
-                    "npm pack emoji-datasource-google@16.0.0 emoji-datasource-twitter@16.0.0)")
-    return paths
-
-
 @pytest.mark.slow
 def test_real_packages_conform(tmp_path):
-    google, twitter = _real_packages()
+    google, twitter = real_packages()
     result = build_emoji(google, twitter, tmp_path / "emoji")
     assert not result.skipped
     items = read_emoji_items(result.out)

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from emoji_helpers import make_packages
+from emoji_helpers import make_packages, real_packages
 from ganblocks.data.emoji import build_emoji, load_emoji_images, read_emoji_items
 from ganblocks.metrics.emoji import (
     EMOJI_SCORER_RESOLUTIONS,
@@ -187,3 +187,18 @@ def test_augmentations_keep_shapes_and_fill_white():
     soft = _blur_some(x, 1.0, g)
     assert soft.shape == x.shape and soft.std() < x.std()
     assert torch.equal(_blur_some(x, 0.0, g), x)
+
+
+@pytest.mark.slow
+def test_shipped_scorers_conform_on_the_real_data(tmp_path):
+    google, twitter = real_packages()
+    out = build_emoji(google, twitter, tmp_path / "emoji").out
+    items = read_emoji_items(out)
+    for resolution in EMOJI_SCORER_RESOLUTIONS:
+        report = emoji_conformance(load_emoji_scorer(resolution), items)
+        for s in SETS:
+            assert report[f"{s}/style"] >= 0.99, (resolution, s)
+            assert report[f"{s}/tone"] >= 0.95, (resolution, s)
+            assert report[f"{s}/category"] >= 0.95, (resolution, s)
+            assert report[f"{s}/subject_top10"] >= 0.95, (resolution, s)
+            assert report[f"{s}/fd"] == pytest.approx(0.0, abs=1e-6), (resolution, s)
