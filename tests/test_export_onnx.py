@@ -241,3 +241,35 @@ def test_bad_inputs(shapes_export: Any) -> None:
         runner.generate(PROMPTS[:1], [0], truncation_psi=float("nan"))
     with pytest.raises(ValueError, match="one prompt per latent"):
         runner.synthesize(np.zeros((2, runner.z_dim), np.float32), text)
+
+
+# --- the example's command line --------------------------------------------------------------
+
+def test_generate_py_exports_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """generate.py --checkpoint RUN --export-onnx DIR writes the folder, records --truncation as the
+    default psi, and the graphs give the run's EMA generator's images."""
+    import generate
+    from bench_serve import save_random_run
+    from config import preset
+
+    run = save_random_run(tmp_path / "run", preset("shapes", z_dim=8, channel_max=32, clip_weights=None))
+    generate.main(["--checkpoint", str(run), "--export-onnx", str(tmp_path / "onnx"), "--truncation", "0.8"])
+    assert "wrote" in capsys.readouterr().out
+    meta = json.loads((tmp_path / "onnx" / "model.json").read_text())
+    assert meta["truncation_psi"] == 0.8 and meta["training"]["data"].startswith("ShapesT2I")
+    G, _ = generate.load_generator(run)
+    ours = OnnxTextToImage(tmp_path / "onnx").generate(PROMPTS, [0, 1, 2])
+    assert np.abs(ours - G.generate(PROMPTS, [0, 1, 2], truncation_psi=0.8).numpy()).max() <= ATOL
+
+
+@pytest.mark.parametrize("case", ["missing", "nan", "file"])
+def test_generate_py_export_errors_exit_2(case: str, tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    args = {"missing": ["--checkpoint", str(tmp_path / "nowhere"), "--export-onnx", str(tmp_path / "o")],
+            "nan": ["--checkpoint", str(tmp_path), "--export-onnx", str(tmp_path / "o"), "--truncation", "nan"],
+            "file": ["--checkpoint", str(tmp_path), "--export-onnx", str(tmp_path / "afile")]}[case]
+    done = subprocess.run([sys.executable, str(EXAMPLE / "generate.py"), *args], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) <= 2 and "error" in lines[-1] and "Traceback" not in done.stderr

@@ -1,5 +1,6 @@
 """examples/stylegan_t/serve.py: the HTTP API in process, bad input, start-up errors, and the real
-server (concurrent clients, no file outside its assets)."""
+server (concurrent clients, no file outside its assets). The API tests run with both backends:
+PyTorch, and ONNX Runtime on the run's exported graphs, both checked against PyTorch's images."""
 
 import base64
 import io
@@ -32,14 +33,32 @@ def run(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def served(run):
+def exported(run, tmp_path_factory) -> Path:
+    """The run's generator exported for ONNX Runtime (generate.py --export-onnx's folder)."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from generate import load_generator
+
+    G, _ = load_generator(run)
+    folder = tmp_path_factory.mktemp("serve-onnx") / "exported"
+    G.export_onnx(folder)
+    return folder
+
+
+@pytest.fixture(scope="module", params=["torch", "onnxruntime"])
+def served(request, run):
+    """The app on either backend, and PyTorch's generator: the images both must draw."""
     from starlette.testclient import TestClient
 
     import serve
     from serve_engine import Renderer
 
     G, cfg = serve.load_model(run, "cpu")
-    app = serve.create_app(Renderer(G, cache_size=64), cfg, checkpoint=str(run))
+    model, path = G, run
+    if request.param == "onnxruntime":
+        path = request.getfixturevalue("exported")
+        model, cfg = serve.load_model(path, "cpu", "onnxruntime")
+    app = serve.create_app(Renderer(model, cache_size=64), cfg, checkpoint=str(path))
     with TestClient(app) as client:
         yield client, G, app
 
@@ -120,6 +139,8 @@ BAD = [
     (b'{"prompt": ["a"]}', 400, "prompt must be text"),
     (b'{"prompt": null}', 400, "prompt must be text"),
     (b'{"prompt": ""}', 400, "prompt is empty"),
+    (b'{"prompt": "\\ud800"}', 400, "not valid Unicode text: a lone surrogate (U+D800) at character 0"),
+    (b'{"prompt": "a red \\udfff circle"}', 400, "lone surrogate (U+DFFF) at character 6"),
     (b'{"prompt": "  \\n\\t "}', 400, "prompt is empty"),
     (json.dumps({"prompt": "a" * 1001}).encode(), 400, "1001 characters, at most 1000"),
     (json.dumps({"prompt": "red " * 40}).encode(), 400, "42 tokens, the text encoder reads at most 32"),
@@ -211,9 +232,38 @@ def test_a_missing_or_wrong_checkpoint_exits_2_with_one_line(tmp_path: Path, run
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("case", ["missing", "a-run", "corrupt", "newer", "half-written"])
+def test_a_missing_or_wrong_export_exits_2_with_one_line(tmp_path: Path, run: Path, exported: Path, case: str) -> None:
+    import shutil
+
+    path = tmp_path / "exported"
+    if case == "a-run":  # a run folder, not an export
+        path = run
+    elif case != "missing":
+        shutil.copytree(exported, path)
+    if case == "corrupt":
+        graph = path / "generator.onnx"
+        graph.write_bytes(graph.read_bytes()[:1000])
+    elif case == "newer":
+        meta = json.loads((path / "model.json").read_text())
+        (path / "model.json").write_text(json.dumps({**meta, "format_version": 99, "ganblocks_version": "9.9"}))
+    elif case == "half-written":
+        (path / "model.json").write_text('{"format": "ganblocks-onnx", "format_')
+    r = run_serve("--checkpoint", str(path), "--port", "0", "--backend", "onnxruntime")
+    assert r.returncode == 2 and r.stdout == ""
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot load a generator from") and str(path) in lines[0]
+    needle = {"missing": "not a folder", "a-run": "holds no model.json", "corrupt": "not a readable ONNX graph",
+              "newer": "format version 99", "half-written": "not valid JSON"}[case]
+    assert needle in lines[0]
+
+
+@pytest.mark.slow
 def test_bad_arguments_and_a_busy_port_exit_2(run: Path) -> None:
     r = run_serve("--checkpoint", str(run), "--precision", "fp8")
     assert r.returncode == 2 and "invalid choice" in r.stderr and "Traceback" not in r.stderr
+    r = run_serve("--checkpoint", str(run), "--backend", "onnxruntime", "--precision", "bf16")
+    assert r.returncode == 2 and "runs on the CPU in fp32" in r.stderr and "Traceback" not in r.stderr
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()

@@ -9,6 +9,12 @@ card), which any script loads with ``ganblocks.TextToImageGenerator.from_pretrai
 
     python examples/stylegan_t/generate.py --checkpoint runs/x --export-model models/x
 
+Export it as ONNX graphs for ONNX Runtime (text_encoder.onnx, generator.onnx, model.json; checked
+against PyTorch before it is finished; --truncation is recorded as the default psi), which run
+without ganblocks and serve with ``serve.py --backend onnxruntime``:
+
+    python examples/stylegan_t/generate.py --checkpoint runs/x --export-onnx exported/x
+
 Python API (no example code needed)::
 
     from ganblocks import TextToImageGenerator, save_grid
@@ -17,6 +23,7 @@ Python API (no example code needed)::
     save_grid(images, "grid.png")   # images: float [4, 3, R, R], raw (about [-1, 1]; clamped when saved)
 """
 
+import math
 import sys
 from pathlib import Path
 
@@ -96,6 +103,22 @@ def export(checkpoint: Path, folder: Path) -> None:
           f"ganblocks.TextToImageGenerator.from_pretrained({str(folder)!r})")
 
 
+def export_onnx(checkpoint: Path, folder: Path, *, truncation: float) -> None:
+    """Export the EMA generator of a run (or checkpoint) folder as ONNX graphs to ``folder``."""
+    if folder.exists() and not folder.is_dir():
+        print(f"error: --export-onnx {folder} is a file; pass a folder to write the graphs into", file=sys.stderr)
+        raise SystemExit(2)
+    with user_errors(f"cannot load a generator from {checkpoint}"):
+        G, _ = load_generator(checkpoint)
+    with user_errors(f"cannot export the generator to {folder}"):
+        meta = G.export_onnx(folder, truncation_psi=truncation)
+    parity = meta["parity"]
+    print(f"wrote {folder} (text_encoder.onnx, generator.onnx, model.json; opset {meta['opset']}, "
+          f"{meta['exporter']}); largest difference to PyTorch: {parity['max_abs_image']:.2g} (images), "
+          f"{parity['max_abs_text']:.2g} (text features); run it with "
+          f"ganblocks.export.OnnxTextToImage({str(folder)!r}) or serve.py --backend onnxruntime")
+
+
 def main(argv: list[str] | None = None) -> None:
     p = ArgumentParser(description=__doc__.split("Python API")[0])
     p.add_argument("--checkpoint", type=Path, required=True, help="a run folder (its latest checkpoint) or one checkpoint folder")
@@ -109,9 +132,20 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--export-model", type=Path, default=None, metavar="DIR",
                    help="instead of generating, save the generator to DIR for sharing (model.safetensors, "
                    "config.json, README.md model card); load it with TextToImageGenerator.from_pretrained")
+    p.add_argument("--export-onnx", type=Path, default=None, metavar="DIR",
+                   help="instead of generating, export the generator to DIR as ONNX graphs (text_encoder.onnx, "
+                   "generator.onnx, model.json, with --truncation as the default psi), checked against PyTorch; "
+                   "run them with ONNX Runtime or serve.py --backend onnxruntime")
     args = p.parse_args(argv)
+    if not math.isfinite(args.truncation):
+        p.error(f"--truncation must be a finite number, got {args.truncation}")
+    if args.export_model is not None and args.export_onnx is not None:
+        p.error("pass one of --export-model and --export-onnx")
     if args.export_model is not None:
         export(args.checkpoint, args.export_model)
+        return
+    if args.export_onnx is not None:
+        export_onnx(args.checkpoint, args.export_onnx, truncation=args.truncation)
         return
 
     prompts = list(args.prompt)

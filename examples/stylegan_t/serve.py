@@ -2,6 +2,7 @@
 
     python examples/stylegan_t/serve.py --checkpoint runs/x            # then open the printed address
     python examples/stylegan_t/serve.py --checkpoint runs/x --port 0 --device cuda --precision bf16
+    python examples/stylegan_t/serve.py --checkpoint exported/x --backend onnxruntime   # generate.py --export-onnx's folder
 
 The page redraws a grid of images as the prompt is typed, walks the latent space between seeds,
 and downloads the grid as a PNG. It needs no internet: its HTML, JavaScript and CSS ship in
@@ -22,6 +23,7 @@ A bad request gets a 4xx and a one-line ``{"error": ...}``; the server keeps ser
 
 import base64
 import contextlib
+import dataclasses
 import json
 import math
 import socket
@@ -57,8 +59,18 @@ class BadRequest(Exception):
         self.status = status
 
 
-def load_model(checkpoint: str | Path, device: str) -> tuple[nn.Module, Config]:
-    """The generator of a run or checkpoint folder, loaded once (the only loading call)."""
+def load_model(checkpoint: str | Path, device: str, backend: str = "torch") -> tuple[nn.Module, Config]:
+    """The generator of a run or checkpoint folder, loaded once (the only loading call); with
+    ``backend="onnxruntime"``, the graphs of a folder written by ``generate.py --export-onnx``
+    (on the CPU) and a config that says only what the page needs (ShapesT2I or not)."""
+    if backend == "onnxruntime":
+        from serve_engine import OnnxGenerator
+
+        G = OnnxGenerator(checkpoint)
+        shapes = str(G.training_info.get("data", "")).startswith("ShapesT2I")
+        return G, dataclasses.replace(Config(), data="shapes" if shapes else str(checkpoint))  # type: ignore[return-value]
+    if backend != "torch":
+        raise ValueError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
     from generate import load_generator
 
     return load_generator(checkpoint, device=device)
@@ -113,6 +125,11 @@ def parse_job(raw: bytes, renderer: Renderer) -> Job:
     prompt = prompt.strip()
     if not prompt:
         raise BadRequest("prompt is empty: type a description of the image")
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError as e:  # JSON's "\\ud800" escapes decode to a lone surrogate: not text
+        raise BadRequest(f"prompt is not valid Unicode text: a lone surrogate (U+{ord(prompt[e.start]):04X}) at "
+                         f"character {e.start}; send UTF-8 text") from None
     if len(prompt) > MAX_PROMPT_CHARS:
         raise BadRequest(f"prompt is too long: {len(prompt)} characters, at most {MAX_PROMPT_CHARS}")
     tokens = renderer.prompt_tokens(prompt)
@@ -247,13 +264,20 @@ def listen(host: str, port: int) -> socket.socket:
 
 def main(argv: list[str] | None = None) -> None:
     p = ArgumentParser(description=__doc__.split("HTTP API")[0])
-    p.add_argument("--checkpoint", type=Path, required=True, help="a run folder (its latest checkpoint) or one checkpoint folder")
+    p.add_argument("--checkpoint", type=Path, required=True,
+                   help="a run folder (its latest checkpoint) or one checkpoint folder; with --backend onnxruntime, "
+                   "a folder written by generate.py --export-onnx")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free port)")
     p.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda or cuda:N")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="fp32, or bf16 autocast")
     p.add_argument("--batch", type=int, default=64, help="images per forward pass at most (default 64)")
+    p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch",
+                   help="torch (default): --checkpoint is a run or checkpoint folder; onnxruntime: --checkpoint is a "
+                   "folder written by generate.py --export-onnx, run by ONNX Runtime on the CPU in fp32")
     args = p.parse_args(argv)
+    if args.backend == "onnxruntime" and (args.precision != "fp32" or args.device not in ("auto", "cpu")):
+        p.error("--backend onnxruntime runs on the CPU in fp32: drop --precision and --device")
     if not 0 <= args.port <= 65535:
         p.error(f"--port must be in [0, 65535], got {args.port}")
     if args.batch <= 0:
@@ -264,10 +288,10 @@ def main(argv: list[str] | None = None) -> None:
         fail('serve.py needs starlette and uvicorn: pip install -e ".[serve]"')
 
     with user_errors():
-        device = str(resolve_device(args.device))
+        device = "cpu" if args.backend == "onnxruntime" else str(resolve_device(args.device))
     sock = listen(args.host, args.port)
     try:
-        G, cfg = load_model(args.checkpoint, device)
+        G, cfg = load_model(args.checkpoint, device, args.backend)
         renderer = Renderer(G, device=device, precision=args.precision, max_batch=args.batch)
         renderer.run([Job(prompt="warm-up", seeds=(0,))])  # a broken generator fails here, not at the first visitor
     except Exception as e:  # a user-facing tool: one line, no traceback wall
@@ -276,8 +300,9 @@ def main(argv: list[str] | None = None) -> None:
     app = create_app(renderer, cfg, checkpoint=str(args.checkpoint))
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    print(f"serving {args.checkpoint} ({G.resolution} px, {device}, {args.precision}) at http://{shown}:{port}/",
-          flush=True)
+    shown_backend = ", onnxruntime" if args.backend == "onnxruntime" else ""
+    print(f"serving {args.checkpoint} ({G.resolution} px, {device}, {args.precision}{shown_backend}) at "
+          f"http://{shown}:{port}/", flush=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     server.run(sockets=[sock])
 

@@ -3,6 +3,8 @@
 - :class:`Renderer` makes every call into the generator: one cached text embedding per prompt,
   the latent of a seed (the same ``z`` as ``G.generate``), spherical interpolation between two
   seeds' latents for walks, and the forward passes in fp32 or under bf16 autocast.
+- :class:`OnnxGenerator` puts the graphs of ``generate.py --export-onnx`` behind the same calls, run
+  by ONNX Runtime (``serve.py --backend onnxruntime``).
 - :class:`Batcher` runs requests in rounds on one worker thread, so the event loop keeps serving
   while the generator works. Every request that arrives while a round runs joins the next round:
   no request waits behind more than one round of others. A client's queued request is dropped
@@ -17,7 +19,10 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor, nn
@@ -162,6 +167,44 @@ class Renderer:
         ms, text_ms = (time.perf_counter() - start) * 1000, (self.text_seconds - text) * 1000
         total = sum(len(p) for p in pngs)
         return [Result(images=p, generation_ms=ms, round_images=total, text_ms=text_ms) for p in pngs]
+
+
+class OnnxGenerator:
+    """An exported folder (``generate.py --export-onnx``) behind the calls :class:`Renderer` makes
+    of a generator: ``encode`` and ``G(z, c, truncation_psi=...)``, run by ONNX Runtime on the CPU.
+
+    The latents are drawn as ``G.generate`` draws them, so a seed gives the same image with
+    either backend (up to float rounding, far below a level of 255).
+    """
+
+    def __init__(self, folder: str | Path, *, threads: int | None = None) -> None:
+        from ganblocks.export import OnnxTextToImage
+
+        self.model = OnnxTextToImage(folder, threads=threads)
+        self.z_dim, self.resolution = self.model.z_dim, self.model.resolution
+        self.training_info = dict(self.model.meta.get("training") or {})
+        self.text_encoder = SimpleNamespace(context_length=self.model.context_length, tokenizer=self.model.tokenizer)
+
+    def encode(self, prompts: Sequence[str]) -> TextEncoding:
+        text = self.model.encode(prompts)
+        b = len(prompts)
+        return TextEncoding(torch.from_numpy(text["text_embedding"]),
+                            torch.from_numpy(text.get("text_tokens", np.zeros((b, 0, 0), np.float32))),
+                            torch.from_numpy(text.get("text_mask", np.zeros((b, 0), bool))))
+
+    def __call__(self, z: Tensor, c: TextEncoding, *, truncation_psi: float = 1.0, noise_mode: str = "const",
+                 update_avg: bool | None = None) -> Tensor:
+        if noise_mode != self.model.meta["noise_mode"]:
+            raise ValueError(f"the exported graph holds noise_mode={self.model.meta['noise_mode']!r}, not {noise_mode!r}")
+        text = {"text_embedding": c.embedding.numpy()}
+        if self.model.uses_tokens:
+            text |= {"text_tokens": c.tokens.numpy(), "text_mask": c.mask.numpy()}
+        return torch.from_numpy(self.model.synthesize(z.cpu().numpy(), text, truncation_psi))
+
+    @torch.no_grad()
+    def generate(self, prompts: Sequence[str], seeds: Sequence[int], *, truncation_psi: float = 1.0) -> Tensor:
+        """``G.generate``'s images, from the graphs."""
+        return torch.from_numpy(self.model.generate(prompts, seeds, truncation_psi=truncation_psi))
 
 
 def png(image: Tensor) -> bytes:
