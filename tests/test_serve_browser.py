@@ -1,5 +1,6 @@
 """serve.py's page in a real browser: headless Chromium (the system's) types a prompt into the page
-served by the real server and checks that the grid shows the generator's images for it.
+served by the real server and checks that the grid shows the generator's images for it, with each
+backend: PyTorch, and ONNX Runtime on the generator's exported graphs (``--backend onnxruntime``).
 
 Needs /usr/bin/chromium and /usr/bin/chromedriver (``apt-get install chromium chromium-driver``;
 ``scripts/test.sh`` installs them; without them the test is skipped, or fails where
@@ -60,7 +61,8 @@ def same_images(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 @pytest.mark.slow
-def test_the_page_draws_the_generators_images_as_a_prompt_is_typed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+def test_the_page_draws_the_generators_images_as_a_prompt_is_typed(tmp_path: Path, backend: str) -> None:
     need_browser()
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -70,7 +72,13 @@ def test_the_page_draws_the_generators_images_as_a_prompt_is_typed(tmp_path: Pat
 
     run = save_random_run(tmp_path / "run", preset("shapes", resolution=32, channel_max=32, z_dim=8, clip_weights=None))
     G, _ = load_generator(run)
-    proc, url = start_server(run)
+    served, args = run, []
+    if backend == "onnxruntime":
+        pytest.importorskip("onnxruntime")
+        pytest.importorskip("onnxscript")
+        served, args = tmp_path / "exported", ["--backend", "onnxruntime"]
+        G.export_onnx(served)
+    proc, url = start_server(served, *args)
     driver = None
     try:
         driver = start_browser(tmp_path / "profile", width=1200, height=620)
@@ -119,7 +127,7 @@ def test_the_page_draws_the_generators_images_as_a_prompt_is_typed(tmp_path: Pat
         screenshot = tmp_path / "serve-page.png"
         driver.save_screenshot(str(screenshot))
         assert Image.open(screenshot).size[0] > 0
-        if os.environ.get("SERVE_SCREENSHOT"):
+        if os.environ.get("SERVE_SCREENSHOT") and backend == "torch":
             shutil.copyfile(screenshot, os.environ["SERVE_SCREENSHOT"])
     finally:
         if driver is not None:
