@@ -58,7 +58,8 @@ class Config:
     # --- frozen pretrained networks ---
     clip_weights: str | None = _f("shapes", "CLIP weights: an open_clip tag (e.g. 'openai'), a "
                                   "local file, 'shapes' (the tiny CLIP pretrained on ShapesT2I by "
-                                  "the example and cached), or none for random weights", common=True)
+                                  "the example and cached), 'emoji' (the tiny CLIP pretrained on the "
+                                  "training items of the EmojiT2I folder of --data), or none for random weights", common=True)
     dino_model: str = _f("clip", "the discriminator's frozen feature network: a timm ViT name "
                          "(e.g. vit_small_patch16_224.dino), 'tiny' (a small random ViT), or "
                          "'clip' (the image tower of the frozen CLIP)", common=True)
@@ -110,7 +111,8 @@ class Config:
     # --- schedule and logging ---
     seed: int = _f(0, "random seed", common=True)
     log_every: int = _f(20, "steps between metrics.jsonl loss lines")
-    eval_every: int = _f(500, "steps between ShapesT2I evaluations (0: only at the end)", common=True)
+    eval_every: int = _f(500, "steps between evaluations (ShapesT2I, or EmojiT2I with the shipped scorer; "
+                         "none for other data; 0: only at the end)", common=True)
     eval_samples: int = _f(256, "samples per evaluation")
     sample_every: int = _f(500, "steps between sample grids (0: only at the end)")
     checkpoint_every: int = _f(500, "steps between checkpoints (a run always ends with one)", common=True)
@@ -298,6 +300,10 @@ _REAL = dict(clip_pretrain_steps=0, blur_sigma=32.0, blur_fade_kimg=1000.0, cros
 PRESETS: dict[str, dict[str, Any]] = {
     "shapes": {"residual": False, "batch": 32, "stage2_fraction": 0.1, "output_shift": 0.01,
                "kimg": 95.04},  # 2970 steps of 32 images
+    # EmojiT2I (docs/emoji.md) on the CPU: the shapes recipe at 32 px on the built folder's
+    # training items, with the tiny CLIP pretrained on them and small DiffAugment translations.
+    "emoji": {"data": "data/emoji/train", "clip_weights": "emoji", "residual": False, "batch": 32,
+              "stage2_fraction": 0.1, "output_shift": 0.01, "augment_translation": 0.125, "kimg": 95.04},
     "small": {**_REAL, "channel_base": 16384, "channel_max": 256, "num_res_blocks": 1, "batch": 256},
     "lite": {**_REAL, "channel_base": 32768, "channel_max": 512, "num_res_blocks": 2, "batch": 512},
     "full": {**_REAL, "channel_base": 65536, "channel_max": 2048, "num_res_blocks": 3, "batch": 2048},

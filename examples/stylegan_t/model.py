@@ -35,6 +35,12 @@ def create_frozen_clip(cfg: Config, device: torch.device | str = "cpu") -> "ganb
         from pretrain import ensure_shapes_clip
 
         weights = str(ensure_shapes_clip({"steps": cfg.clip_pretrain_steps}))
+    elif weights == "emoji":
+        if cfg.clip_model != "tiny":
+            raise ValueError("clip_weights 'emoji' is the pretrained tiny CLIP: use --clip-model tiny")
+        from pretrain import ensure_emoji_clip
+
+        weights = str(ensure_emoji_clip(cfg.data))
     with torch.random.fork_rng(devices=[]), weights_argument("clip_weights"):
         torch.manual_seed(cfg.backbone_seed)
         clip = ganblocks.create_clip(cfg.clip_model, pretrained=_weights_arg(weights))

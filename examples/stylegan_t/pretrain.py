@@ -26,6 +26,14 @@ so a fresh clone trains nothing before the GAN. This command rebuilds that file:
 
 Other parameters (``--clip-pretrain-steps`` of the trainer, or flags here) are trained on first
 use and cached.
+
+EmojiT2I (``--clip-weights emoji``, the ``emoji`` preset): the same tiny CLIP trained on the
+training items of a built EmojiT2I folder only (held-out items are never read), with hard
+negatives that swap the caption's style, change its tone, or name another emoji of the same
+style and tone. It ships too (``weights/emoji-clip.safetensors``, used when the folder was built
+from the same packages); this command rebuilds it and prints its retrieval on the held-out items:
+
+    python examples/stylegan_t/pretrain.py --emoji data/emoji --force --save examples/stylegan_t/weights/emoji-clip.safetensors
 """
 
 import hashlib
@@ -228,6 +236,203 @@ def ensure_shapes_clip(params: dict[str, Any] | None = None, *, log: bool = True
     return path
 
 
+# --- EmojiT2I ---------------------------------------------------------------------------------------
+# The same tiny CLIP, trained on the training items of a built EmojiT2I folder only (held-out
+# items are never read). Hard negatives: the caption with its style swapped, with another tone
+# (or a tone added or removed when the emoji takes tones), and another emoji's caption of the same
+# style and tone, so that the text tower does not ignore the style and tone words.
+EMOJI_DEFAULTS: dict[str, Any] = dict(steps=500, batch=128, negatives=3, lr=2e-3, warmup=50, seed=0,
+                                      resolution=32, shift=2)
+EMOJI_SHIPPED = Path(__file__).resolve().parent / "weights" / "emoji-clip.safetensors"
+
+
+def emoji_root(data: str | Path) -> Path:
+    """The built EmojiT2I folder of ``data`` (the folder itself or its ``train`` subfolder)."""
+    path = Path(data)
+    for root in (path, path.parent):
+        if (root / "build.json").is_file() and (root / "train" / "metadata.jsonl").is_file():
+            return root
+    raise ValueError(f"{data} is not a built EmojiT2I folder or its train/ subfolder "
+                     "(python -m ganblocks.data.emoji build)")
+
+
+def _emoji_negatives(items: list[Any], idx: np.ndarray, k: int, rng: np.random.Generator,
+                     by_style_tone: dict[tuple[str, tuple[str, ...]], list[int]]) -> list[list[str]]:
+    """``k`` edited captions per item: style swapped, tone changed, another emoji (cycled)."""
+    from ganblocks.data.emoji import EMOJI_TONES, emoji_caption
+
+    tones = EMOJI_TONES[1:]
+    out = []
+    for n, i in enumerate(idx):
+        it = items[i]
+        row = []
+        for j in range(k):
+            kind = (n + j) % 3
+            if kind == 0:
+                other = "twitter" if it.style == "google" else "google"
+                row.append(emoji_caption(it.name, it.tones, other))
+            elif kind == 1:
+                if len(it.tones) == 0:
+                    new: tuple[str, ...] = (str(rng.choice(tones)),)
+                elif len(it.tones) == 1 and rng.random() < 0.25:
+                    new = ()
+                else:
+                    new = tuple(str(rng.choice([t for t in tones if t != it.tones[0]])) for _ in it.tones[:1]) + it.tones[1:]
+                row.append(emoji_caption(it.name, new, it.style))
+            else:
+                pool = by_style_tone[(it.style, it.tones)]
+                o = items[pool[int(rng.integers(len(pool)))]]
+                if o.name == it.name and len(items) > 1:
+                    o = items[int(rng.integers(len(items)))]
+                row.append(o.caption)
+        out.append(row)
+    return out
+
+
+def _shift_batch(x: torch.Tensor, shift: int, gen: torch.Generator) -> torch.Tensor:
+    """Move each image by up to ``shift`` pixels (edge padding)."""
+    if shift <= 0:
+        return x
+    n, _, h, w = x.shape
+    pad = F.pad(x, (shift,) * 4, mode="replicate")
+    dx = torch.randint(0, 2 * shift + 1, (n,), generator=gen)
+    dy = torch.randint(0, 2 * shift + 1, (n,), generator=gen)
+    return torch.stack([pad[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(n)])
+
+
+def train_emoji_clip(root: str | Path, params: dict[str, Any], *, log: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Train the tiny CLIP on EmojiT2I's training items; its state dict and zero-shot retrieval
+    on the held-out items."""
+    import ganblocks
+    from ganblocks.data.emoji import load_emoji_images, read_emoji_items
+
+    p = {**EMOJI_DEFAULTS, **params}
+    root = emoji_root(root)
+    items = read_emoji_items(root / "train", splits=["train"])
+    t_load = time.perf_counter()
+    images = load_emoji_images(items, resolution=p["resolution"]).float() / 127.5 - 1.0
+    by_style_tone: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+    for i, it in enumerate(items):
+        by_style_tone.setdefault((it.style, it.tones), []).append(i)
+    torch.manual_seed(p["seed"])
+    rng = np.random.default_rng(p["seed"])
+    gen = torch.Generator().manual_seed(p["seed"])
+    clip = ganblocks.create_clip("tiny", pretrained=False)
+    model = clip.model.requires_grad_(True).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=p["lr"], weight_decay=0.05)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / p["warmup"]) * 0.5 * (1 + np.cos(np.pi * s / p["steps"])))
+    B, K = p["batch"], p["negatives"]
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    order = np.empty(0, dtype=np.int64)
+    for step in range(p["steps"]):
+        while len(order) < B:
+            order = np.concatenate([order, rng.permutation(len(items))])
+        idx, order = order[:B], order[B:]
+        batch = _shift_batch(images[torch.as_tensor(idx)], p["shift"], gen)
+        captions = [items[i].caption for i in idx]
+        negatives = _emoji_negatives(items, idx, K, rng, by_style_tone)
+        img = clip.encode_image(batch)
+        txt = F.normalize(model.encode_text(clip.tokenizer(captions + [n for row in negatives for n in row])), dim=-1)
+        pos, neg = txt[:B], txt[B:].view(B, K, -1)
+        scale = model.logit_scale.exp().clamp(max=100)
+        logits = scale * img @ pos.T
+        # items sharing a caption are not negatives of each other
+        same = torch.tensor([[items[a].caption == items[b].caption for b in idx] for a in idx])
+        logits = logits.masked_fill(same & ~torch.eye(B, dtype=torch.bool), float("-inf"))
+        target = torch.arange(B)
+        contrastive = (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+        hard = scale * torch.cat([(img * pos).sum(-1, keepdim=True), torch.einsum("bd,bkd->bk", img, neg)], 1)
+        loss = contrastive + F.cross_entropy(hard, torch.zeros(B, dtype=torch.long))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if log and (step % 25 == 0 or step == p["steps"] - 1):
+            print(f"  emoji tiny CLIP step {step:4d}/{p['steps']}  loss {loss.item():.3f} "
+                  f"({(step + 1) * B / (time.perf_counter() - t0):.0f} img/s)", flush=True)
+    model.eval().requires_grad_(False)
+    report = {"train_seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - cpu0,
+              "load_seconds": t0 - t_load, "threads": torch.get_num_threads(), "train_items": len(items)}
+    report.update(emoji_zero_shot(clip, root, resolution=p["resolution"]))
+    return {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}, report
+
+
+@torch.no_grad()
+def emoji_zero_shot(clip: Any, root: str | Path, *, resolution: int = 32) -> dict[str, float]:
+    """Zero-shot retrieval of the tiny CLIP on EmojiT2I's held-out items, per held-out set:
+    style (the true caption against the style-swapped one; chance 0.5), tone (the true caption
+    among the item's name in all six tone variants, items with at most one tone; chance 1/6),
+    subject top-1 and top-10 (the item's caption among the distinct names of the set, in the
+    item's style and tone)."""
+    from ganblocks.data.emoji import EMOJI_TONES, emoji_caption, load_emoji_images, read_emoji_items
+
+    root = emoji_root(root)
+    out: dict[str, float] = {}
+    for split in ("heldout_style", "heldout_tone"):
+        items = read_emoji_items(root / "heldout", splits=[split])
+        img = clip.encode_image(load_emoji_images(items, resolution=resolution).float() / 127.5 - 1.0)
+        pos = clip.encode_text([it.caption for it in items])
+        p = (img * pos).sum(-1)
+        swapped = clip.encode_text([emoji_caption(it.name, it.tones, "twitter" if it.style == "google" else "google")
+                                    for it in items])
+        out[f"{split}/style"] = float((p > (img * swapped).sum(-1)).float().mean())
+        single = [i for i, it in enumerate(items) if len(set(it.tones)) <= 1]
+        hits = []
+        for i in single:
+            it = items[i]
+            variants = [emoji_caption(it.name, () if t == "none" else (t,) * max(len(it.tones), 1), it.style)
+                        for t in EMOJI_TONES]
+            truth = EMOJI_TONES.index(it.tone)
+            hits.append(int((clip.encode_text(variants) @ img[i]).argmax()) == truth)
+        out[f"{split}/tone"] = float(np.mean(hits)) if hits else float("nan")
+        names = sorted({it.name for it in items})
+        top1, top10 = [], []
+        for i, it in enumerate(items):
+            cands = clip.encode_text([emoji_caption(n, it.tones, it.style) for n in names])
+            order = (cands @ img[i]).argsort(descending=True)[:10].tolist()
+            truth = names.index(it.name)
+            top1.append(order[0] == truth)
+            top10.append(truth in order)
+        out[f"{split}/subject_top1"] = float(np.mean(top1))
+        out[f"{split}/subject_top10"] = float(np.mean(top10))
+        out[f"{split}/subject_candidates"] = len(names)
+    return out
+
+
+def _emoji_data_key(root: Path) -> str:
+    """What identifies the built data set: its build record's sources and counts."""
+    build = json.loads((root / "build.json").read_text())
+    return json.dumps({"sources": [s.get("sha256") for s in build.get("sources", [])], "items": build.get("items")},
+                      sort_keys=True)
+
+
+def ensure_emoji_clip(data: str | Path, params: dict[str, Any] | None = None, *, log: bool = True,
+                      force: bool = False) -> Path:
+    """The in-domain tiny CLIP of EmojiT2I for these parameters: the shipped one when it was
+    trained with them on the same build, else the cached one, trained when missing."""
+    root = emoji_root(data)
+    p = {**EMOJI_DEFAULTS, **(params or {})}
+    record = {**p, "data": _emoji_data_key(root)}
+    if not force and EMOJI_SHIPPED.is_file() and _cache_problem(EMOJI_SHIPPED) is None \
+            and file_params(EMOJI_SHIPPED) == record:
+        return EMOJI_SHIPPED
+    path = cache_dir() / f"emoji-clip-{_key(record)}.safetensors"
+    if path.is_file() and not force:
+        problem = _cache_problem(path)
+        if problem is None:
+            return path
+        print(f"the cached tiny CLIP {path} is unusable ({problem}): training it again", file=sys.stderr, flush=True)
+    if log:
+        print(f"pretraining the tiny CLIP on EmojiT2I's training items ({p['steps']} steps of {p['batch']}; "
+              f"cached at {path})", flush=True)
+    state, report = train_emoji_clip(root, p, log=log)
+    _write_atomically(state, path, {"params": json.dumps(record), "report": json.dumps(report)})
+    if log:
+        print("emoji tiny CLIP: " + ", ".join(f"{k} {v:.3g}" for k, v in report.items()), flush=True)
+    return path
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     helps = dict(steps="training steps (the trainer's --clip-pretrain-steps)", batch="images per step",
@@ -239,7 +444,22 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--force", action="store_true", help="train even when shipped or cached")
     ap.add_argument("--save", type=Path, default=None, metavar="FILE",
                     help="also write the weights, in float16, to FILE (how the shipped file is made)")
+    ap.add_argument("--emoji", default=None, metavar="DIR",
+                    help="pretrain on the training items of this built EmojiT2I folder (or its train/) "
+                         "instead, with the trainer's --clip-weights emoji parameters (the ShapesT2I "
+                         "flags above are ignored), and report retrieval on its held-out items")
     args = ap.parse_args(argv)
+    if args.emoji is not None:
+        with user_errors():
+            path = ensure_emoji_clip(args.emoji, force=args.force)
+            if args.save is not None:
+                save_half(path, args.save)
+                path = args.save
+            from safetensors import safe_open
+
+            with safe_open(str(path), "pt") as f:
+                print(json.dumps({"path": str(path), **json.loads(f.metadata()["report"])}, indent=2))
+        return
     params = {k: getattr(args, k) for k in DEFAULTS}
     for name in ("steps", "batch", "negatives", "warmup", "lr"):
         if not params[name] > 0:
