@@ -210,6 +210,7 @@ def test_preset_generator_parameter_counts_match_spec(name: str, res: int, expec
     ("train", ["--log-every", "0"], "log_every must be positive"),
     ("train", ["--precision", "fp8"], "invalid choice"),
     ("train", ["--stage", "superres"], "pass --resume"),
+    ("train", ["--stage", "text-encoder", "--resume", "runs/x"], "say how long with --steps"),
     ("train", ["--freeze-lower"], "--freeze-lower belongs to --stage superres"),
     ("train", ["--device", "tpu0"], "is not a device name"),
     ("train", ["--residual", "--channel-max", "16", "--clip-weights", "none", "--dino-model", "tiny"],

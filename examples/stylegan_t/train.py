@@ -98,6 +98,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             p.error(f"--{name.replace('_', '-')} must be positive, got {value}")
     if args.stage in ("text-encoder", "superres") and args.resume is None:
         p.error(f"--stage {args.stage} continues a trained generator: pass --resume DIR")
+    if args.stage in ("text-encoder", "superres") and args.steps is None and args.minutes is None \
+            and getattr(args, "cfg_kimg", None) is None:
+        p.error(f"--stage {args.stage} starts a new stretch of training: say how long with --steps (total, "
+                "counted from the resumed step), --kimg or --minutes")
     if args.freeze_lower and args.stage != "superres" and args.resume is None:
         p.error("--freeze-lower belongs to --stage superres (or the --resume of a superres run)")
     return args
