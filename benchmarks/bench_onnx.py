@@ -22,7 +22,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +50,7 @@ def timed(fn: Callable[[], object], calls: int) -> float:
 
 
 def bench_preset(name: str, batches: list[int], *, threads: int, repeats: int, calls: int,
-                 folder: Path, backends: list[str]) -> list[dict]:
+                 folder: Path, backends: list[str], spinning: bool = False) -> list[dict]:
     from ganblocks.export import OnnxTextToImage, export_onnx
 
     G = build(name)
@@ -59,7 +58,7 @@ def bench_preset(name: str, batches: list[int], *, threads: int, repeats: int, c
     meta = export_onnx(G, folder)
     print(f"{name}: exported in {time.perf_counter() - start:.0f} s, parity {meta['parity']['max_abs_image']:.2g} "
           f"(images) {meta['parity']['max_abs_text']:.2g} (text)", file=sys.stderr)
-    runner = OnnxTextToImage(folder, threads=threads)
+    runner = OnnxTextToImage(folder, threads=threads, spinning=spinning)
     rows = []
     for b in batches:
         prompts = (PROMPTS * b)[:b]
@@ -129,6 +128,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--calls", type=int, default=3, help="calls per timed repeat")
     p.add_argument("--backends", nargs="+", default=["onnxruntime", "eager", "compile"],
                    choices=["onnxruntime", "eager", "compile"])
+    p.add_argument("--spinning", action="store_true",
+                   help="let ONNX Runtime's idle threads spin-wait (its own default; off in OnnxTextToImage)")
     p.add_argument("--folder", type=Path, default=None, help="where to export (default: a temporary folder)")
     args = p.parse_args(argv)
     if "onnxruntime" not in args.backends:
@@ -139,8 +140,8 @@ def main(argv: list[str] | None = None) -> None:
         base = args.folder or Path(tmp)
         for name in args.presets:
             rows += bench_preset(name, args.batches, threads=args.threads, repeats=args.repeats, calls=args.calls,
-                                 folder=base / name, backends=args.backends)
-    print(f"torch {torch.__version__}, threads {args.threads}, median of {args.repeats} interleaved repeats "
+                                 folder=base / name, backends=args.backends, spinning=args.spinning)
+    print(f"torch {torch.__version__}, threads {args.threads}{', spinning' if args.spinning else ''}, median of {args.repeats} interleaved repeats "
           f"of {args.calls} calls")
     print(table(rows, args.backends))
 

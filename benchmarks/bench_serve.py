@@ -2,6 +2,7 @@
 
     python benchmarks/bench_serve.py                          # shapes (32 px) and small (64 px), CPU
     python benchmarks/bench_serve.py --presets shapes --prompts 50 --clients 8 --seconds 10
+    python benchmarks/bench_serve.py --presets shapes --backends torch,onnxruntime   # both backends
 
 For each preset a generator with random weights is saved as a run folder (nothing is downloaded;
 ``small`` gets the random ViT-L/14 text tower of its config), and ``serve.py`` is started on it
@@ -16,6 +17,10 @@ as a user starts it. Then:
   ``generate.py``'s path: ``G.generate`` in batches of 32 (4 new prompts x 8 seeds), ``to_uint8``,
   PNG encoding, warmed up first. Both run in this process on the same loaded generator (the
   server's app in a thread), so that they share the process's threads and its share of the CPU.
+
+With ``--backends torch,onnxruntime`` each preset is also measured with the server on ONNX
+Runtime (``serve.py --backend onnxruntime`` on the generator's exported graphs; rows
+``preset (onnxruntime)``); the ``generate.py`` column is PyTorch's path either way.
 
 Each measurement runs ``--repeats`` times (server and ``generate.py`` interleaved, so that both see
 the same load on a shared machine); the table shows the medians.
@@ -247,9 +252,48 @@ class InProcessServer:
         self.thread.join(60)
 
 
-def main(argv: list[str] | None = None) -> dict:
+def bench_one(name: str, backend: str, args: argparse.Namespace, prompts: list[str]) -> dict:
+    """One table row: a random generator of preset ``name`` served by ``backend``."""
     from config import preset
     from generate import load_generator
+
+    import serve
+
+    res = args.resolution or (32 if name == "shapes" else 64)
+    tmp = Path(tempfile.mkdtemp(prefix="bench_serve_"))
+    lat, thr, gen = [], [], []
+    try:
+        run = save_random_run(tmp / "run", preset(name, resolution=res))
+        G, cfg = load_generator(run)
+        served, flags, model = run, [], G
+        if backend == "onnxruntime":
+            served, flags = tmp / "exported", ["--backend", "onnxruntime"]
+            G.export_onnx(served)
+            model, _ = serve.load_model(served, "cpu", "onnxruntime")
+        proc, url = start_server(served, *flags)  # the latency: the server as a user starts it
+        try:
+            for i in range(args.repeats):  # new prompts each time: no text embedding is cached yet
+                lat.append(latency(url, prompts[i * args.prompts:(i + 1) * args.prompts], tmp / f"profile{i}"))
+        finally:
+            stop_server(proc)
+        server = InProcessServer(model, cfg)  # the throughput: server and generate.py in this process
+        try:
+            throughput(server.url, args.clients, 1.0)  # warm up every batch shape the rounds will use
+            for i in range(args.repeats):  # interleaved, so both see the same machine load
+                thr.append(throughput(server.url, args.clients, args.seconds)["images_per_s"])
+                gen.append(generate_py_throughput(G, args.seconds)["images_per_s"])
+        finally:
+            server.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    row = {k: statistics.median(r[k] for r in lat) for k in lat[0]}
+    row |= {"server_images_per_s": statistics.median(thr), "generate_py_images_per_s": statistics.median(gen)}
+    return {"resolution": res, "backend": backend, "median": row, "latency_runs": lat, "server_runs": thr,
+            "generate_py_runs": gen}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    from config import preset
 
     p = argparse.ArgumentParser(description=__doc__.split("The helpers")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -259,6 +303,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--clients", type=int, default=8, help="concurrent clients for the throughput (default 8)")
     p.add_argument("--seconds", type=float, default=10.0, help="seconds per throughput measurement (default 10)")
     p.add_argument("--repeats", type=int, default=3, help="measurements of each kind; the table shows medians (default 3)")
+    p.add_argument("--backends", default="torch", help="comma-separated server backends: torch, onnxruntime (default torch)")
     p.add_argument("--json", type=Path, help="also write the numbers here")
     args = p.parse_args(argv)
     names = [n.strip() for n in args.presets.split(",") if n.strip()]
@@ -267,6 +312,9 @@ def main(argv: list[str] | None = None) -> dict:
             preset(name)
         except ValueError as e:
             p.error(f"--presets: {e}")
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    if not backends or set(backends) - {"torch", "onnxruntime"}:
+        p.error(f"--backends: choose from torch, onnxruntime, got {args.backends!r}")
     if args.prompts < 1 or args.clients < 1 or args.seconds <= 0 or args.repeats < 1:
         p.error("--prompts, --clients, --seconds and --repeats must be positive")
     if not (Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()):
@@ -278,34 +326,13 @@ def main(argv: list[str] | None = None) -> dict:
           f"| server images/s, {args.clients} clients | generate.py images/s |")
     print("|---|---|---|---|---|---|---|")
     for name in names:
-        res = args.resolution or (32 if name == "shapes" else 64)
-        tmp = Path(tempfile.mkdtemp(prefix="bench_serve_"))
-        lat, thr, gen = [], [], []
-        try:
-            run = save_random_run(tmp / "run", preset(name, resolution=res))
-            proc, url = start_server(run)  # the latency: the server as a user starts it
-            try:
-                for i in range(args.repeats):  # new prompts each time: no text embedding is cached yet
-                    lat.append(latency(url, prompts[i * args.prompts:(i + 1) * args.prompts], tmp / f"profile{i}"))
-            finally:
-                stop_server(proc)
-            G, cfg = load_generator(run)  # the throughput: server and generate.py in this process
-            server = InProcessServer(G, cfg)
-            try:
-                throughput(server.url, args.clients, 1.0)  # warm up every batch shape the rounds will use
-                for i in range(args.repeats):  # interleaved, so both see the same machine load
-                    thr.append(throughput(server.url, args.clients, args.seconds)["images_per_s"])
-                    gen.append(generate_py_throughput(G, args.seconds)["images_per_s"])
-            finally:
-                server.close()
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        row = {k: statistics.median(r[k] for r in lat) for k in lat[0]}
-        row |= {"server_images_per_s": statistics.median(thr), "generate_py_images_per_s": statistics.median(gen)}
-        results[name] = {"resolution": res, "median": row, "latency_runs": lat, "server_runs": thr, "generate_py_runs": gen}
-        print(f"| {name} | {res} | {row['p50_ms']:.0f} / {row['p95_ms']:.0f} | {row['generation_p50_ms']:.0f} / "
-              f"{row['generation_p95_ms']:.0f} | {row['text_p50_ms']:.0f} | {row['server_images_per_s']:.1f} | "
-              f"{row['generate_py_images_per_s']:.1f} |", flush=True)
+        for backend in backends:
+            label = name if backend == "torch" else f"{name} ({backend})"
+            results[label] = bench_one(name, backend, args, prompts)
+            row = results[label]["median"]
+            print(f"| {label} | {results[label]['resolution']} | {row['p50_ms']:.0f} / {row['p95_ms']:.0f} | "
+                  f"{row['generation_p50_ms']:.0f} / {row['generation_p95_ms']:.0f} | {row['text_p50_ms']:.0f} | "
+                  f"{row['server_images_per_s']:.1f} | {row['generate_py_images_per_s']:.1f} |", flush=True)
     if args.json is not None:
         args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": results}, indent=2))
     return results

@@ -97,9 +97,9 @@ def _root_cause(err: BaseException) -> str:
     return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
 
 
-# optimize=False: onnxscript's graph optimizer (0.7) drops an ``Add`` of a constant that is
-# np.allclose to 0, such as the 1e-8 of the mapping's z / sqrt(mean(z^2) + 1e-8): a zero latent
-# (z_dim 2 with output_shift) then gave NaN. ONNX Runtime optimises the graph when it loads it.
+# optimize=False: onnxscript's graph optimizer (0.7) drops the ``Add`` of the 1e-8 in the
+# mapping's z / sqrt(mean(z^2) + 1e-8), so a zero latent (z_dim 2 with output_shift) gave NaN.
+# ONNX Runtime optimises the graph itself when it loads it.
 def _export(module: nn.Module, args: tuple[Tensor, ...], path: Path, *, input_names: list[str],
             output_names: list[str], dynamic: tuple[dict[int, Any], ...], what: str) -> None:
     try:

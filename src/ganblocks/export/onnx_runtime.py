@@ -63,6 +63,9 @@ class OnnxTextToImage:
     Args:
         folder: A folder written by [`export_onnx`][ganblocks.export.onnx_export.export_onnx].
         threads: Intra-op threads of each session (default: ONNX Runtime's choice, all cores).
+        spinning: Let idle threads spin-wait for work (ONNX Runtime's own default): a little
+            faster on an idle machine, much slower where other processes or threads share the
+            cores (a server beside its event loop and PNG encoding; measured in the docs).
         meta: Its ``model.json``, when already read.
 
     Raises:
@@ -71,7 +74,8 @@ class OnnxTextToImage:
             load or whose inputs and outputs are not those ``model.json`` names.
     """
 
-    def __init__(self, folder: str | Path, *, threads: int | None = None, meta: dict[str, Any] | None = None) -> None:
+    def __init__(self, folder: str | Path, *, threads: int | None = None, spinning: bool = False,
+                 meta: dict[str, Any] | None = None) -> None:
         try:
             import onnxruntime as ort
         except ImportError as err:
@@ -83,6 +87,7 @@ class OnnxTextToImage:
             options.intra_op_num_threads = int(threads)
             options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
         self.text_session = self._session(ort, options, "text_encoder")
         self.generator_session = self._session(ort, options, "generator")
         tok = self.meta["tokenizer"]
