@@ -185,3 +185,11 @@ def test_emoji_clip_trains_on_training_items_only(emoji, monkeypatch):
     for key in ("heldout_style/style", "heldout_tone/tone", "heldout_style/subject_top10"):
         assert 0.0 <= report[key] <= 1.0
     assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
+
+
+def test_model_card_names_emoji_and_its_attribution(emoji):
+    from config import preset
+
+    info = preset("emoji", data=str(emoji / "train")).card_info("emoji")
+    assert info["data"].startswith("EmojiT2I") and "Twemoji (CC-BY 4.0" in info["attribution"]
+    assert "attribution" not in preset("shapes").card_info("shapes")

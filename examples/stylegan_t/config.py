@@ -164,8 +164,12 @@ class Config:
     def card_info(self, preset: str | None) -> dict[str, Any]:
         """What a model card says about the run's training (a checkpoint's ``meta["training"]``)."""
         data = "ShapesT2I (ganblocks' synthetic captioned shapes)" if self.data == "shapes" else Path(self.data).name
-        return {"data": data, "preset": preset,
+        info = {"data": data, "preset": preset,
                 "text_encoder_weights": self.clip_weights or "random (no pretrained weights)"}
+        if self.data != "shapes" and _is_emoji_folder(self.data):
+            info["data"] = f"EmojiT2I ({data} items of emoji-datasource {EMOJI_SOURCE_VERSION}, google and twitter art)"
+            info["attribution"] = EMOJI_ATTRIBUTION
+        return info
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the run's fields, the generator's under ``"generator"``."""
@@ -205,6 +209,24 @@ class Config:
                              "version of the example")
         generator = GeneratorConfig.from_dict(values["generator"], source="the run config's generator")
         return cls(**{**values, "generator": generator})
+
+
+EMOJI_SOURCE_VERSION = "16.0.0"
+EMOJI_ATTRIBUTION = (
+    "Trained on Noto Color Emoji (Apache-2.0, Google) and Twemoji (CC-BY 4.0, Twitter, Inc. and other "
+    "contributors), via emoji-datasource 16.0.0 (https://github.com/iamcal/emoji-data). Share this model "
+    "with this attribution.")
+
+
+def _is_emoji_folder(data: str) -> bool:
+    """Whether ``data`` is a built EmojiT2I folder or one of its split subfolders (its build.json)."""
+    for root in (Path(data), Path(data).parent):
+        try:
+            if json.loads((root / "build.json").read_text()).get("dataset") == "EmojiT2I":
+                return True
+        except (OSError, ValueError, AttributeError):
+            continue
+    return False
 
 
 # Fields added to the config after run folders without them existed, each with the value that
