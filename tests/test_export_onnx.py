@@ -83,6 +83,11 @@ def test_layout_and_model_json(shapes_export: Any) -> None:
     assert outputs == ["text_embedding", "text_tokens", "text_mask"]
     assert set(outputs) < set(meta["generator"]["inputs"])  # the text encoder's outputs feed the generator
     assert GeneratorConfig.from_dict(meta["config"]) == G.config
+    import onnx
+
+    for name in ("text_encoder.onnx", "generator.onnx"):  # standard ops only, CastLike rewritten as Cast
+        ops = {n.op_type for n in onnx.load(folder / name).graph.node}
+        assert "CastLike" not in ops and all(n.domain in ("", "ai.onnx") for n in onnx.load(folder / name).graph.node)
 
 
 def test_shapes_parity(shapes_export: Any) -> None:

@@ -112,7 +112,33 @@ def _export(module: nn.Module, args: tuple[Tensor, ...], path: Path, *, input_na
     size = sum(p.numel() * p.element_size() for p in module.parameters())
     for stale in (path, path.with_name(path.name + ".data")):
         stale.unlink(missing_ok=True)
-    program.save(str(path), external_data=size > _EXTERNAL_BYTES)
+    if size > _EXTERNAL_BYTES:
+        program.save(str(path), external_data=True)
+        return
+    import onnx
+
+    model = _cast_like_to_cast(program.model_proto)
+    onnx.save(model, str(path))
+
+
+def _cast_like_to_cast(model: Any) -> Any:
+    """``CastLike(x, y)`` nodes as ``Cast(x, to=dtype of y)``: the same values, and a graph that
+    ONNX Runtime constant-folds without a warning per node (it has no CPU kernel to fold
+    ``CastLike`` with). Nodes whose ``y`` has no inferred dtype are kept."""
+    import onnx
+
+    inferred = onnx.shape_inference.infer_shapes(model)
+    graph = inferred.graph
+    dtypes = {v.name: v.type.tensor_type.elem_type for v in [*graph.value_info, *graph.input, *graph.output]}
+    dtypes.update({t.name: t.data_type for t in graph.initializer})
+    for node in model.graph.node:
+        to = dtypes.get(node.input[1], 0) if node.op_type == "CastLike" and len(node.input) == 2 else 0
+        if to:
+            node.op_type = "Cast"
+            del node.input[1]
+            node.ClearField("attribute")
+            node.attribute.append(onnx.helper.make_attribute("to", to))
+    return model
 
 
 def _io(names: list[str], arrays: Sequence[Tensor], shapes: dict[str, list[Any]]) -> dict[str, Any]:
