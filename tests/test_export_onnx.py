@@ -50,7 +50,6 @@ def build(config: GeneratorConfig, seed: int = 0) -> TextToImageGenerator:
 
 
 def shapes_config() -> GeneratorConfig:
-    sys.path.insert(0, str(EXAMPLE))
     from config import preset
 
     return preset("shapes").generator
@@ -160,7 +159,6 @@ def test_paper_architectures(name: str, tmp_path: Path) -> None:
     """The paper's `small` and `lite` generators at 64 px with a ViT-L/14 text encoder (random weights)."""
     if os.environ.get("GANBLOCKS_EXPORT_LARGE") != "1":
         pytest.skip("set GANBLOCKS_EXPORT_LARGE=1: exporting a ViT-L/14 text encoder takes minutes")
-    sys.path.insert(0, str(EXAMPLE))
     from config import preset
 
     G = build(preset(name).generator)
