@@ -58,10 +58,13 @@ def save_random_run(out: Path, cfg) -> Path:
     from ganblocks.training import save_checkpoint
     from model import build_generator, create_frozen_clip
 
+    from ganblocks.t2i.runs import checkpoint_meta
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         G = build_generator(cfg, create_frozen_clip(dataclasses.replace(cfg, clip_weights=None)))
-    save_checkpoint(out, step=0, modules={"G_ema": G}, optimizers={}, meta={"config": json.loads(cfg.to_json())},
+    save_checkpoint(out, step=0, modules={"G_ema": G}, optimizers={},
+                    meta={"config": json.loads(cfg.to_json()), **checkpoint_meta(G, **cfg.card_info("shapes"))},
                     keep=1, rng=False)
     return out
 
