@@ -3,20 +3,17 @@ follow the data (ShapesT2I, an EmojiT2I folder, any other captioned folder), the
 and the emoji tiny CLIP's hard negatives and held-out retrieval."""
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from emoji_helpers import make_packages
+
+from ganblocks.data.emoji import build_emoji, read_emoji_items
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "stylegan_t"
-sys.path.insert(0, str(EXAMPLE))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from emoji_helpers import make_packages  # noqa: E402
-
-from ganblocks.data.emoji import build_emoji, read_emoji_items  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*rank-deficient covariance")
 
