@@ -93,6 +93,24 @@ def _edits(captions: list[str], k: int, rng: np.random.Generator) -> list[list[s
     return out
 
 
+def clip_loss(clip: Any, img: torch.Tensor, captions: list[str], negatives: list[list[str]], *,
+              ignore: torch.Tensor | None = None) -> torch.Tensor:
+    """CLIP's symmetric in-batch contrastive loss plus, for every image, a 1-of-(1+K) choice
+    between its caption and its K hard-negative captions; ``ignore`` masks image-caption pairs
+    that are not negatives of each other (e.g. equal captions)."""
+    B, K = len(captions), len(negatives[0])
+    txt = F.normalize(clip.model.encode_text(clip.tokenizer(captions + [n for row in negatives for n in row])), dim=-1)
+    pos, neg = txt[:B], txt[B:].view(B, K, -1)
+    scale = clip.model.logit_scale.exp().clamp(max=100)
+    logits = scale * img @ pos.T
+    if ignore is not None:
+        logits = logits.masked_fill(ignore, float("-inf"))
+    target = torch.arange(B)
+    contrastive = (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+    hard = scale * torch.cat([(img * pos).sum(-1, keepdim=True), torch.einsum("bd,bkd->bk", img, neg)], 1)
+    return contrastive + F.cross_entropy(hard, torch.zeros(B, dtype=torch.long))
+
+
 def train_shapes_clip(params: dict[str, Any], *, log: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Train the tiny CLIP on ShapesT2I; returns its open_clip state dict and its accuracies."""
     import ganblocks
@@ -115,15 +133,7 @@ def train_shapes_clip(params: dict[str, Any], *, log: bool = True) -> tuple[dict
         captions = [data.caption(i) for i in idx]
         negatives = _edits(captions, K, rng)
         img = clip.encode_image(images)
-        txt = F.normalize(model.encode_text(clip.tokenizer(captions + [n for row in negatives for n in row])), dim=-1)
-        pos, neg = txt[:B], txt[B:].view(B, K, -1)
-        scale = model.logit_scale.exp().clamp(max=100)
-        logits = scale * img @ pos.T
-        target = torch.arange(B)
-        contrastive = (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
-        hard = scale * torch.cat([(img * pos).sum(-1, keepdim=True), torch.einsum("bd,bkd->bk", img, neg)], 1)
-        hard_loss = F.cross_entropy(hard, torch.zeros(B, dtype=torch.long))
-        loss = contrastive + hard_loss
+        loss = clip_loss(clip, img, captions, negatives)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -333,17 +343,9 @@ def train_emoji_clip(root: str | Path, params: dict[str, Any], *, log: bool = Tr
         captions = [items[i].caption for i in idx]
         negatives = _emoji_negatives(items, idx, K, rng, by_style_tone)
         img = clip.encode_image(batch)
-        txt = F.normalize(model.encode_text(clip.tokenizer(captions + [n for row in negatives for n in row])), dim=-1)
-        pos, neg = txt[:B], txt[B:].view(B, K, -1)
-        scale = model.logit_scale.exp().clamp(max=100)
-        logits = scale * img @ pos.T
         # items sharing a caption are not negatives of each other
         same = torch.tensor([[items[a].caption == items[b].caption for b in idx] for a in idx])
-        logits = logits.masked_fill(same & ~torch.eye(B, dtype=torch.bool), float("-inf"))
-        target = torch.arange(B)
-        contrastive = (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
-        hard = scale * torch.cat([(img * pos).sum(-1, keepdim=True), torch.einsum("bd,bkd->bk", img, neg)], 1)
-        loss = contrastive + F.cross_entropy(hard, torch.zeros(B, dtype=torch.long))
+        loss = clip_loss(clip, img, captions, negatives, ignore=same & ~torch.eye(B, dtype=torch.bool))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
