@@ -168,21 +168,14 @@ def reference_metrics(G: nn.Module, cfg: Config, metrics: list[str], *, samples:
     """FID / KID / FD-DINO against ShapesT2I and the CLIP score under the run's own frozen CLIP."""
     from model import create_frozen_clip
 
-    from ganblocks.backbones import weights_argument
     from ganblocks.backbones.dino import DINO_DEFAULT
-    from ganblocks.metrics import ShapesReference, check_metrics, create_dino_features, create_inception
-    from ganblocks.metrics import score_generator
+    from ganblocks.metrics import ShapesReference, check_metrics, score_generator
+    from ganblocks.metrics.cli import create_metric_networks
 
     wanted = check_metrics(metrics, samples)
-    networks: dict[str, Any] = {}
-    if "fid" in wanted or "kid" in wanted:
-        with weights_argument("inception_weights"):
-            networks["inception"] = create_inception(inception_weights or True, device=device)
-    if "fd_dino" in wanted:
-        weights = dino_weights or "hub"
-        pretrained = False if weights.lower() in ("none", "random") else True if weights == "hub" else weights
-        with weights_argument("dino_weights"):
-            networks["dino"] = create_dino_features(dino_model or DINO_DEFAULT, pretrained=pretrained, device=device)
+    networks = create_metric_networks([m for m in wanted if m != "clip"], device=device,
+                                      inception_weights=inception_weights, dino_model=dino_model or DINO_DEFAULT,
+                                      dino_weights=dino_weights or "hub")
     if "clip" in wanted:
         networks["clip"] = create_frozen_clip(cfg, device)
         networks["clip_name"] = f"{cfg.clip_model} ({cfg.clip_weights or f'random weights, seed {cfg.backbone_seed}'})"

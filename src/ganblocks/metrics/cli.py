@@ -17,7 +17,9 @@ uses the CLIP named by ``--clip-model`` and ``--clip-weights``.
 
 import argparse
 import json
+import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,9 +110,16 @@ def _pretrained(value: str | None, hub_word: str | None = None) -> bool | str:
     return True if hub_word is not None and value == hub_word else value
 
 
-def create_metric_networks(metrics: list[str], args: argparse.Namespace, text_encoder: str,
-                           device: Any) -> dict[str, Any]:
-    """The frozen networks the metrics need, built from the command line (each weights error names its flag)."""
+def create_metric_networks(metrics: Sequence[str], *, device: Any = "cpu",
+                           inception_weights: str | os.PathLike | None = None, dino_model: str = DINO_DEFAULT,
+                           dino_weights: str | None = "hub", clip_model: str | None = None,
+                           clip_weights: str | None = None) -> dict[str, Any]:
+    """The frozen networks ``metrics`` need, as keyword arguments of ``score_generator``.
+
+    Weights as the command line gives them: ``inception_weights`` a file (default: torch hub's
+    cache); ``dino_weights`` ``"hub"``, ``"none"`` or a file; ``clip_weights`` an open_clip tag, a
+    file or ``"none"`` (random weights drawn from seed 0). A weights error names its flag.
+    """
     import torch
 
     from ..backbones import create_clip
@@ -120,18 +129,19 @@ def create_metric_networks(metrics: list[str], args: argparse.Namespace, text_en
     networks: dict[str, Any] = {}
     if "fid" in metrics or "kid" in metrics:
         with weights_argument("inception_weights"):
-            networks["inception"] = create_inception(args.inception_weights or True, device=device)
+            networks["inception"] = create_inception(inception_weights or True, device=device)
     if "fd_dino" in metrics:
         with weights_argument("dino_weights"):
-            networks["dino"] = create_dino_features(args.dino_model, pretrained=_pretrained(args.dino_weights, "hub"),
+            networks["dino"] = create_dino_features(dino_model, pretrained=_pretrained(dino_weights, "hub"),
                                                     device=device)
     if "clip" in metrics:
-        name = args.clip_model or text_encoder
-        weights = _pretrained(args.clip_weights)
+        if clip_model is None:
+            raise ValueError("the CLIP score needs a clip_model")
+        weights = _pretrained(clip_weights)
         with torch.random.fork_rng(devices=[]), weights_argument("clip_weights"):
             torch.manual_seed(0)
-            networks["clip"] = create_clip(name, pretrained=weights).to(device)
-        networks["clip_name"] = f"{name} ({'random weights, seed 0' if weights is False else weights})"
+            networks["clip"] = create_clip(clip_model, pretrained=weights).to(device)
+        networks["clip_name"] = f"{clip_model} ({'random weights, seed 0' if weights is False else weights})"
     return networks
 
 
@@ -155,7 +165,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         else:
             reference = FolderReference(args.data, resolution=resolution)
             reference.captions(args.samples)  # enough images? fail before any network is built
-        networks = create_metric_networks(wanted, args, G.config.text_encoder, device)
+        networks = create_metric_networks(
+            wanted, device=device, inception_weights=args.inception_weights, dino_model=args.dino_model,
+            dino_weights=args.dino_weights, clip_model=args.clip_model or G.config.text_encoder,
+            clip_weights=args.clip_weights)
         report.update(score_generator(
             G, wanted, reference, samples=args.samples, **networks, cache_dir=args.cache_dir,
             kid_subsets=args.kid_subsets, kid_subset_size=args.kid_subset_size,
