@@ -46,3 +46,24 @@ def test_keeping_the_fakes_equals_recomputing_them(tmp_path, monkeypatch) -> Non
     a, b = tensors(latest(tmp_path / "kept")), tensors(latest(tmp_path / "recomputed"))
     close = [k for k in differing(a, b) if not torch.allclose(a[k], b[k], rtol=1e-5, atol=1e-6)]
     assert not close, f"{len(close)} tensors differ beyond float tolerance, e.g. {close[:4]}"
+
+
+def test_stage_1_encodes_captions_once_and_stage_2_twice(tmp_path, monkeypatch) -> None:
+    """While G's text encoder is the frozen CLIP's text tower, one text pass gives both the D
+    condition and G's encoding; once stage 2 trains it, the frozen CLIP encodes the captions again.
+    Sharing gives the very numbers the frozen CLIP would."""
+    import step as step_module
+
+    calls: list[bool] = []
+    batch = step_module.TrainStep._batch
+
+    def checked(self, step, r):
+        b = batch(self, step, r)
+        calls.append(self.shares_text_encoder)
+        with torch.no_grad():
+            assert torch.equal(b.c, self.clip.encode_text(b.captions))  # shared or not, the CLIP's embedding
+        return b
+
+    monkeypatch.setattr(step_module.TrainStep, "_batch", checked)
+    train(*STEPS, "--batch-per-device", "8", "--out", str(tmp_path / "run"))
+    assert calls == [True, True, False]  # steps 1-2: stage 1; step 3: stage 2

@@ -3,7 +3,10 @@
 Both steps see the same fakes, ``G(z)`` with ``z`` drawn from the generator step's seed. With one
 accumulation round the generator's forward pass runs once, with gradients, before the D step:
 the D step trains on the detached fakes and the G step back-propagates through the kept graph,
-so an iteration needs one generator forward instead of two. With several rounds the D step
+so an iteration needs one generator forward instead of two.
+
+Each phase of a step runs under a ``torch.profiler.record_function`` label (``PHASES``), so a
+profile of training (``benchmarks/bench_train.py --account``) says where a step's time goes. With several rounds the D step
 computes the same fakes without gradients and the G step recomputes them (keeping every round's
 graph alive would undo what accumulation is for); both ways give the same numbers.
 
@@ -26,11 +29,17 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.profiler import record_function
 
 import ganblocks
 from config import Config
 from data import BatchSource
 from runtime import Dist, agree
+
+
+PHASES = ("data", "text encoding", "G forward", "D on reals", "D on fakes", "D backward", "D optimizer",
+          "D on fakes (G step)", "CLIP guidance", "G backward", "G optimizer")
+"""The profiler labels of a step's phases, in the order they run (the trainer adds "EMA")."""
 
 
 @dataclasses.dataclass
@@ -54,8 +63,10 @@ class DiscriminatorLoss(nn.Module):
         self.D = D
 
     def forward(self, reals: Tensor, fakes: Tensor, c: Tensor, sigma: float) -> tuple[Tensor, Tensor]:
-        real_loss = ganblocks.hinge_d_loss_real(self.D(ganblocks.gaussian_blur(reals, sigma), c).float())
-        fake_loss = ganblocks.hinge_d_loss_fake(self.D(ganblocks.gaussian_blur(fakes, sigma), c).float())
+        with record_function("D on reals"):
+            real_loss = ganblocks.hinge_d_loss_real(self.D(ganblocks.gaussian_blur(reals, sigma), c).float())
+        with record_function("D on fakes"):
+            fake_loss = ganblocks.hinge_d_loss_fake(self.D(ganblocks.gaussian_blur(fakes, sigma), c).float())
         return real_loss, fake_loss
 
 
@@ -104,6 +115,18 @@ class TrainStep:
     accum: int
     autocast: Callable[[], AbstractContextManager[Any]]
     scaler: torch.amp.GradScaler | None
+    # the generator's text encoder is the frozen CLIP's text tower, weight for weight, and this
+    # stage does not train it: one text pass gives both the D condition and G's encoding
+    shares_text_encoder: bool = False
+
+    def share_text_encoder(self, stage: str) -> None:
+        """Decide ``shares_text_encoder`` for a stage: only where the generator's text encoder is
+        frozen and holds the CLIP text tower's weights (stage 1 until stage 2 tunes it)."""
+        mine = dict(self.G.text_encoder.named_parameters())
+        clips = dict(self.clip.model.named_parameters())
+        self.shares_text_encoder = stage != "text-encoder" and all(
+            name in clips and clips[name].shape == p.shape and torch.equal(clips[name].to(p.device), p)
+            for name, p in mine.items())
 
     def keeps_fakes(self) -> bool:
         """Whether the D step keeps the generator's output with its graph for the G step (one
@@ -130,10 +153,12 @@ class TrainStep:
             with self._sync(d_loss, r):
                 with self.autocast():
                     real_loss, fake_loss = d_loss(batch.reals, fakes.float(), batch.c, sigma)
-                self._backward((real_loss + fake_loss) / self.accum)
+                with record_function("D backward"):
+                    self._backward((real_loss + fake_loss) / self.accum)
             stats = [s + v.item() / self.accum for s, v in zip(stats, (real_loss, fake_loss))]
         stats, loss_ok = self._mean_over_ranks(stats)
-        return stats, batches, self._apply(opt, [p for p in self.D.parameters() if p.requires_grad], loss_ok)
+        with record_function("D optimizer"):
+            return stats, batches, self._apply(opt, [p for p in self.D.parameters() if p.requires_grad], loss_ok)
 
     def generator(self, g_step: nn.Module, opt: torch.optim.Optimizer, trained: list[nn.Parameter],
                   batches: list[Batch], *, step: int, sigma: float, restores: int, clip_weight: float,
@@ -151,27 +176,32 @@ class TrainStep:
                 batch.fakes = None  # the graph is freed with the backward pass
                 seed_slot(self.cfg.seed, step, batch.slot, 2, restores)
                 with self.autocast():
-                    loss_g = ganblocks.hinge_g_loss(self.D(ganblocks.gaussian_blur(fakes, sigma), batch.c).float())
+                    with record_function("D on fakes (G step)"):
+                        loss_g = ganblocks.hinge_g_loss(self.D(ganblocks.gaussian_blur(fakes, sigma), batch.c).float())
                     # the CLIP image tower runs in the autocast precision, its distance in fp32
-                    loss_clip = (self.guidance(fakes, batch.c) if clip_weight > 0
-                                 else torch.zeros((), device=self.device))
-                self._backward((loss_g + clip_weight * loss_clip) / self.accum)
+                    with record_function("CLIP guidance"):
+                        loss_clip = (self.guidance(fakes, batch.c) if clip_weight > 0
+                                     else torch.zeros((), device=self.device))
+                with record_function("G backward"):
+                    self._backward((loss_g + clip_weight * loss_clip) / self.accum)
             stats = [s + v.item() / self.accum for s, v in zip(stats, (loss_g, loss_clip))]
         stats, loss_ok = self._mean_over_ranks(stats)
-        outcome = self._apply(opt, trained, loss_ok)
-        if self.scaler is not None:
-            self.scaler.update()
+        with record_function("G optimizer"):
+            outcome = self._apply(opt, trained, loss_ok)
+            if self.scaler is not None:
+                self.scaler.update()
         return stats, outcome
 
     # --- the parts of a step ---
     def _batch(self, step: int, r: int) -> Batch:
         """Round ``r``'s reals in [-1, 1] and their text encodings."""
         slot = r * self.dist.world + self.dist.rank
-        reals, captions = self.source.batch(step, r)
-        reals = reals.to(self.device, non_blocking=True).float() / 127.5 - 1.0
-        with torch.no_grad():
-            c = self.clip.encode_text(captions)
+        with record_function("data"):
+            reals, captions = self.source.batch(step, r)
+            reals = reals.to(self.device, non_blocking=True).float() / 127.5 - 1.0
+        with torch.no_grad(), record_function("text encoding"):
             c_g = self.G.encode(captions)  # pooled embedding, word tokens and mask
+            c = c_g.embedding if self.shares_text_encoder else self.clip.encode_text(captions)
         return Batch(slot, reals, captions, c, c_g)
 
     def _fakes(self, g_step: nn.Module, batch: Batch, *, step: int, restores: int, text_encoder: bool) -> Tensor:
@@ -180,7 +210,7 @@ class TrainStep:
         seed_slot(self.cfg.seed, step, batch.slot, 1, restores)
         z = torch.randn(batch.reals.shape[0], self.cfg.generator.z_dim, device=self.device)
         update_avg = batch.slot == 0 and torch.is_grad_enabled()  # the mapping's running mean follows slot 0
-        with self.autocast():
+        with self.autocast(), record_function("G forward"):
             if text_encoder:
                 return g_step(z, None, prompts=batch.captions, update_avg=update_avg)
             return g_step(z, batch.c_g, update_avg=update_avg)

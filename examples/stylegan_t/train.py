@@ -310,6 +310,7 @@ def enter_stage(run: Run, name: str) -> None:
         run.g_trained = [p for p in [*G.mapping.parameters(), *G.synthesis.parameters()] if p.requires_grad]
         run.opt_gen, run.clip_weight = run.optimizers["G"], cfg.clip_weight
     set_trainable(run.D.heads, True)  # DDP registers the parameters that require gradients
+    run.it.share_text_encoder(name)
     run.g_step, run.d_loss = G, DiscriminatorLoss(run.D)
     if run.dist.world > 1:
         ids = [run.device.index] if run.device.type == "cuda" else None
@@ -378,8 +379,9 @@ def train_step(run: Run, window: dict[str, float]) -> tuple[dict[str, float] | N
     else:
         run.bad_steps = 0
     t3 = time.perf_counter()
-    update_ema(run.G_ema, run.G, ema_beta(run.cfg.batch, ema_kimg=run.cfg.ema_kimg, images_seen=prog.images_seen,
-                                          rampup=run.cfg.ema_rampup))
+    with torch.profiler.record_function("EMA"):
+        update_ema(run.G_ema, run.G, ema_beta(run.cfg.batch, ema_kimg=run.cfg.ema_kimg, images_seen=prog.images_seen,
+                                              rampup=run.cfg.ema_rampup))
     window["ema"] += time.perf_counter() - t3
     return dict(zip(LOSSES, (*d_stats, *g_stats))), sigma
 
