@@ -111,7 +111,7 @@ def check_token_mask(tokens: Tensor, mask: Tensor, *, text_dim: int, rows: bool 
         raise ValueError(
             f"mask is {shape}, expected a bool tensor of shape {list(tokens.shape[:2])} "
             "(True for the caption's real tokens)")
-    if not rows:
+    if not rows or torch.compiler.is_compiling():  # a data-dependent check would break the graph
         return
     empty = ~mask.any(dim=1)
     if bool(empty.any()):

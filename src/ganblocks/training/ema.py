@@ -81,8 +81,15 @@ def update_ema(ema_module: nn.Module, module: nn.Module, beta: float) -> None:
         dict(ema_module.named_parameters()), dict(module.named_parameters()), "parameter"
     )
     buffers = _matching(dict(ema_module.named_buffers()), dict(module.named_buffers()), "buffer")
+    # one multi-tensor lerp per (device, dtype) group: the same per-element arithmetic as a lerp
+    # per parameter, with one dispatch instead of one per tensor
+    groups: dict[tuple[torch.device, torch.dtype], tuple[list[Tensor], list[Tensor]]] = {}
     for ema_p, p in params:
-        ema_p.lerp_(p.detach().to(device=ema_p.device, dtype=ema_p.dtype), 1.0 - beta)
+        ema_list, live_list = groups.setdefault((ema_p.device, ema_p.dtype), ([], []))
+        ema_list.append(ema_p.data)
+        live_list.append(p.detach().to(device=ema_p.device, dtype=ema_p.dtype))
+    for ema_list, live_list in groups.values():
+        torch._foreach_lerp_(ema_list, live_list, 1.0 - beta)
     for ema_b, b in buffers:
         ema_b.copy_(b.detach())
 
