@@ -369,3 +369,24 @@ def test_every_experiment_file_is_a_valid_config_and_every_ablation_arm_has_one(
     bad.write_text("learning_rate = 1.0\n")
     with pytest.raises(ValueError, match="unknown settings"):
         load_experiment(bad)
+
+
+def test_an_ablation_tabulates_the_scores_its_runs_report(tmp_path: Path) -> None:
+    """EmojiT2I runs log the emoji scorer's scores, ShapesT2I runs their own: the table follows."""
+    import ablation
+
+    run = tmp_path / "full-s0"
+    run.mkdir()
+    records = [{"step": 10, "kimg": 0.3, "stage": "generator", "eval/seen/style": 0.6, "eval/seen/fd": 500.0},
+               {"step": 20, "kimg": 0.6, "stage": "text-encoder", "final/seen/style": 0.7, "final/seen/fd": 450.0,
+                "final/heldout_tone/tone": 0.5}]
+    (run / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    evals = ablation.read_evals(run)
+    assert [e["kind"] for e in evals] == ["eval", "final"] and evals[1]["heldout_tone/tone"] == 0.5
+    table = ablation.tabulate([{"arm": "full", "seed": 0, "evals": evals}])
+    header, _, row = table.splitlines()
+    assert "seen/style" in header and "heldout_style/subject_top10" in header and "stage-1 seen/style" in header
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert cells[0] == "full" and cells[1] == "0.70" and cells[-1] == "0.60"  # final style; stage-1 style
+    ablation.plot([{"arm": "full", "seed": 0, "evals": evals}], tmp_path / "curves.png")
+    assert (tmp_path / "curves.png").stat().st_size > 0

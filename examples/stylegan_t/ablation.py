@@ -1,13 +1,18 @@
-"""Run training arms side by side and tabulate their ShapesT2I scores (ablations, recipe search).
+"""Run training arms side by side and tabulate their scores (ablations, recipe search).
 
     python examples/stylegan_t/ablation.py --suite paper --steps 400 --seeds 0,1,2 --jobs 2 --out runs/ablation
+    python examples/stylegan_t/ablation.py --suite paper --steps 500 --out runs/ablation-emoji -- --preset emoji
+
+The scores are those the runs' evaluations report: ShapesT2I's (all-correct, binding, ...) or, for
+runs on an EmojiT2I folder, the emoji scorer's (style, tone, category, subject top-10 and FD on the
+seen, held-out-style and held-out-tone prompts).
 
 Each arm is ``train.py`` with an experiment file of ``experiments/`` (a few settings changed; see
 each file's docstring for what was measured); every (arm, seed) run goes to its own folder.
 The output folder gets ``results.json`` (every evaluation of every run), ``results.md`` (final
-scores, mean ± std over seeds, and the stage-1 scores before stage 2) and ``curves.png``
-(all-correct of single-object seen prompts, position and diversity over thousands of training
-images, the mean over seeds per arm with a band of ± one standard deviation).
+scores, mean ± std over seeds, and the headline score before stage 2) and ``curves.png`` (three
+scores over thousands of training images, the mean over seeds per arm with a band of ± one
+standard deviation).
 
 ``--collect`` tabulates and plots run folders that are already there (``{arm}-s{seed}`` under
 ``--out``), e.g. runs started by hand or an interrupted suite, without training anything.
@@ -36,7 +41,7 @@ SUITES: dict[str, dict[str, str | None]] = {
     # The paper's claims (each of StyleGAN-T's changes improves text alignment), one taken back per arm.
     "paper": {"full": None, "affine-modulation": "affine_modulation", "residual": "residual",
               "random-feature-network": "random_feature_network", "no-clip-guidance": "no_clip_guidance",
-              "no-stage-2": "no_stage_2"},
+              "no-stage-2": "no_stage_2", "global-text-only": "no_cross_attention"},
     # The default recipe against the earlier one, and each of its changes taken back alone.
     "default": {"earlier-default": "earlier_default", "default": None, "clip-400-steps": "clip_400_steps",
                 "no-cross-attention": "no_cross_attention", "short-blur": "short_blur", "residual": "residual",
@@ -52,8 +57,25 @@ def experiment_flags(experiment: str | None) -> list[str]:
     return [] if experiment is None else ["--experiment", str(EXPERIMENTS / f"{experiment}.py")]
 
 
-KEYS = ["all_correct/single_seen", "all_correct/single_heldout", "binding", "position", "shape",
-        "colour", "extra", "diversity"]
+# The scores tabulated for each kind of data (the first key of a kind is its headline score), and
+# the three plotted over training.
+KEYS = {
+    "shapes": ["all_correct/single_seen", "all_correct/single_heldout", "binding", "position", "shape",
+               "colour", "extra", "diversity"],
+    "emoji": [f"{group}/{score}" for group in ("seen", "heldout_style", "heldout_tone")
+              for score in ("style", "tone", "category", "subject_top10", "fd")],
+}
+CURVES = {
+    "shapes": [("all_correct/single_seen", "all-correct, single-object seen prompts"), ("position", "position hit"),
+               ("diversity", "diversity (1: as diverse as the data)")],
+    "emoji": [("seen/style", "style accuracy, seen prompts"), ("seen/category", "category accuracy, seen prompts"),
+              ("seen/subject_top10", "subject top-10, seen prompts")],
+}
+
+
+def data_kind(results: list[dict]) -> str:
+    """"emoji" when the runs report EmojiT2I scores, else "shapes"."""
+    return "emoji" if any("seen/style" in e for r in results for e in r["evals"]) else "shapes"
 
 
 def train_command(name: str, experiment: str | None, seed: int, args: argparse.Namespace) -> list[str]:
@@ -81,9 +103,10 @@ def read_evals(run: Path) -> list[dict]:
         for line in metrics.read_text().splitlines():
             rec = json.loads(line)
             for kind in ("eval", "final"):
-                if f"{kind}/all_correct" in rec:
+                scores = {k[len(kind) + 1:]: v for k, v in rec.items() if k.startswith(f"{kind}/")}
+                if scores:
                     evals.append({"step": rec["step"], "kimg": rec.get("kimg"), "stage": rec["stage"], "kind": kind,
-                                  **{k: rec.get(f"{kind}/{k}") for k in KEYS}})
+                                  **scores})
     return evals
 
 
@@ -117,15 +140,16 @@ def _fmt(values: list[float]) -> str:
 
 def tabulate(results: list[dict]) -> str:
     arms = list(dict.fromkeys(r["arm"] for r in results))
-    lines = ["| arm | " + " | ".join(KEYS) + " | stage-1 single_seen |",
-             "|---|" + "---|" * (len(KEYS) + 1)]
+    keys = KEYS[data_kind(results)]
+    lines = ["| arm | " + " | ".join(keys) + f" | stage-1 {keys[0]} |",
+             "|---|" + "---|" * (len(keys) + 1)]
     for arm in arms:
         runs = [r for r in results if r["arm"] == arm]
         finals = [next((e for e in r["evals"] if e["kind"] == "final"), {}) for r in runs]
         stage1 = [next((e for e in reversed(r["evals"]) if e["kind"] == "eval" and e["stage"] == "generator"), {})
                   for r in runs]
-        cells = [_fmt([f.get(k) for f in finals]) for k in KEYS]
-        lines.append(f"| {arm} | " + " | ".join(cells) + f" | {_fmt([s.get('all_correct/single_seen') for s in stage1])} |")
+        cells = [_fmt([f.get(k) for f in finals]) for k in keys]
+        lines.append(f"| {arm} | " + " | ".join(cells) + f" | {_fmt([s.get(keys[0]) for s in stage1])} |")
     return "\n".join(lines)
 
 
@@ -136,8 +160,7 @@ def plot(results: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    panels = [("all_correct/single_seen", "all-correct, single-object seen prompts"), ("position", "position hit"),
-              ("diversity", "diversity (1: as diverse as the data)")]
+    panels = CURVES[data_kind(results)]
     for ax, (key, label) in zip(axes, panels):
         for arm in dict.fromkeys(r["arm"] for r in results):
             # runs of an arm share their evaluation steps, but a run stopped by time may have
