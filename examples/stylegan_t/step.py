@@ -139,7 +139,7 @@ class TrainStep:
         (with one round, holding the generator's output with its graph for the G step), outcome."""
         opt.zero_grad(set_to_none=True)
         set_trainable(self.D.heads, True)
-        stats, batches = [0.0, 0.0], []
+        rounds, batches = [], []
         for r in range(self.accum):
             batch = self._batch(step, r)
             if self.keeps_fakes():  # G's gradients then sync in the G step's backward pass
@@ -155,8 +155,8 @@ class TrainStep:
                     real_loss, fake_loss = d_loss(batch.reals, fakes.float(), batch.c, sigma)
                 with record_function("D backward"):
                     self._backward((real_loss + fake_loss) / self.accum)
-            stats = [s + v.item() / self.accum for s, v in zip(stats, (real_loss, fake_loss))]
-        stats, loss_ok = self._mean_over_ranks(stats)
+            rounds.append(torch.stack([real_loss, fake_loss]).detach())
+        stats, loss_ok = self._mean_over_ranks(self._round_means(rounds))
         with record_function("D optimizer"):
             return stats, batches, self._apply(opt, [p for p in self.D.parameters() if p.requires_grad], loss_ok)
 
@@ -167,7 +167,7 @@ class TrainStep:
         text encoder): losses [G, CLIP guidance], outcome."""
         opt.zero_grad(set_to_none=True)
         set_trainable(self.D.heads, False)
-        stats = [0.0, 0.0]
+        rounds = []
         for r, batch in enumerate(batches):
             with self._sync(g_step, r):
                 fakes = batch.fakes
@@ -184,8 +184,8 @@ class TrainStep:
                                      else torch.zeros((), device=self.device))
                 with record_function("G backward"):
                     self._backward((loss_g + clip_weight * loss_clip) / self.accum)
-            stats = [s + v.item() / self.accum for s, v in zip(stats, (loss_g, loss_clip))]
-        stats, loss_ok = self._mean_over_ranks(stats)
+            rounds.append(torch.stack([loss_g, loss_clip]).detach())
+        stats, loss_ok = self._mean_over_ranks(self._round_means(rounds))
         with record_function("G optimizer"):
             outcome = self._apply(opt, trained, loss_ok)
             if self.scaler is not None:
@@ -214,6 +214,14 @@ class TrainStep:
             if text_encoder:
                 return g_step(z, None, prompts=batch.captions, update_avg=update_avg)
             return g_step(z, batch.c_g, update_avg=update_avg)
+
+    def _round_means(self, rounds: list[Tensor]) -> list[float]:
+        """The losses' means over the accumulation rounds, read from the device once per phase
+        (one synchronisation, not one per loss and round)."""
+        stats = [0.0] * rounds[0].numel()
+        for values in torch.stack(rounds).tolist():
+            stats = [s + v / self.accum for s, v in zip(stats, values)]
+        return stats
 
     def _backward(self, loss: Tensor) -> None:
         (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
