@@ -8,7 +8,9 @@ name (``G_ema`` by default) and putting these keys in the checkpoint's ``meta``:
 - ``"generator"`` (required): the generator's architecture, ``GeneratorConfig.to_dict()``
   (see [`checkpoint_meta`][ganblocks.t2i.runs.checkpoint_meta]);
 - ``"training"`` (optional): what a model card says about training (data, preset, text-encoder
-  weights: plain JSON values);
+  weights, the command, the data's ``attribution``, a ``scores_note`` on how the final scores are
+  measured, ``example_prompts`` of the training data: plain JSON values; see
+  ``ganblocks.t2i.card``);
 - ``"step"``, ``"images_seen"``, ``"stage"`` (optional): where the run was.
 """
 

@@ -61,6 +61,7 @@ def save_folder(generator: nn.Module, folder: Path, *, dtype: torch.dtype | None
     """Write the weights, ``config.json`` and the model card ``README.md`` into ``folder``.
 
     With ``dtype`` (e.g. ``torch.float16``) the floating-point tensors are stored in that dtype.
+    A folder in the package's models folder gets a card that loads it by its shipped name.
     """
     from safetensors.torch import save_file
 
@@ -74,7 +75,9 @@ def save_folder(generator: nn.Module, folder: Path, *, dtype: torch.dtype | None
     if generator.training_info:
         doc["training"] = generator.training_info
     (folder / CONFIG_FILE).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    generator.generate_model_card().save(str(folder / "README.md"))
+    shipped = folder.resolve().parent == _SHIPPED.resolve()  # writing a model that ships with the package
+    generator.generate_model_card(name=SHIPPED_PREFIX + folder.name if shipped else None).save(
+        str(folder / "README.md"))
 
 
 def read_config(path: Path) -> tuple[GeneratorConfig, dict[str, Any]]:
