@@ -90,3 +90,25 @@ def test_a_trained_run_exports_and_loads_from_any_script(tmp_path: Path) -> None
                     str(tmp_path / "grid.png")], env=train_helpers.env(), check=True, cwd=tmp_path)
     assert torch.equal(torch.load(tmp_path / "x.pt"), G.generate(PROMPTS, SEEDS, truncation_psi=0.5))
     assert (tmp_path / "grid.png").is_file()
+
+
+def test_export_in_float16_with_the_training_command_and_the_datas_prompts(tmp_path: Path, capsys) -> None:
+    from safetensors import safe_open
+
+    import generate
+    from ganblocks.metrics import shapes_grid_captions
+
+    run = fake_run(tmp_path / "run", final_eval={"seen/style": 0.5, "heldout/style": 0.25})
+    generate.main(["--checkpoint", str(run), "--export-model", str(tmp_path / "model"), "--weights-dtype", "float16",
+                   "--training-command", "python examples/stylegan_t/train.py --seed 3"])
+    with safe_open(str(tmp_path / "model" / "model.safetensors"), "pt") as f:
+        assert {f.get_slice(k).get_dtype() for k in f.keys()} <= {"F16", "I64", "BOOL"}
+    G = TextToImageGenerator.from_pretrained(tmp_path / "model")
+    assert G.training_info["command"] == "python examples/stylegan_t/train.py --seed 3"
+    assert G.training_info["example_prompts"] == shapes_grid_captions()  # the run's data's grid captions
+    card = (tmp_path / "model" / "README.md").read_text()
+    assert "| training command | python examples/stylegan_t/train.py --seed 3 |" in card
+    assert f'    "{shapes_grid_captions()[0]}",' in card and "| seen | 0.5 |" in card
+    with pytest.raises(SystemExit) as info:
+        generate.main(["--checkpoint", str(run), "--weights-dtype", "float16", "--prompt", "x"])
+    assert info.value.code == 2 and "go with --export-model" in capsys.readouterr().err

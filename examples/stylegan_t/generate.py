@@ -9,6 +9,9 @@ card), which any script loads with ``ganblocks.TextToImageGenerator.from_pretrai
 
     python examples/stylegan_t/generate.py --checkpoint runs/x --export-model models/x
 
+``--weights-dtype float16`` halves the file; ``--training-command TEXT`` puts the command that
+trained the run in the model card.
+
 Export it as ONNX graphs for ONNX Runtime (text_encoder.onnx, generator.onnx, model.json; checked
 against PyTorch before it is finished; --truncation is recorded as the default psi), which run
 without ganblocks and serve with ``serve.py --backend onnxruntime``:
@@ -80,7 +83,10 @@ def load_generator(checkpoint: str | Path, *, device: str | torch.device = "cpu"
         with torch.random.fork_rng(devices=[]):  # building draws random weights; keep the caller's RNG
             G = TextToImageGenerator(cfg.generator)
         load_checkpoint(folder, modules={weights: G}, optimizers={}, restore_rng=False, map_location="cpu")
-        G.training_info = run_training_info(folder, {"training": cfg.card_info(meta.get("preset")), **meta})
+        saved = meta.get("training") if isinstance(meta.get("training"), dict) else {}
+        # the checkpoint's own card entries, and those it predates from the run's config
+        training = {**cfg.card_info(meta.get("preset")), **saved}
+        G.training_info = run_training_info(folder, {**meta, "training": training})
         return G.to(device).eval().requires_grad_(False), cfg
 
     G, cfg = load(checkpoint)
@@ -90,15 +96,37 @@ def load_generator(checkpoint: str | Path, *, device: str | torch.device = "cpu"
     return G, cfg
 
 
-def export(checkpoint: Path, folder: Path) -> None:
-    """Save the EMA generator of a run (or checkpoint) folder to ``folder`` with its model card."""
+WEIGHTS_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+
+
+def example_prompts(cfg: Config) -> list[str]:
+    """Captions of the run's data for the model card's example and the page's suggestions: the
+    sample grids' prompts (for EmojiT2I, seen captions first, then held-out ones); none when the
+    data cannot be read here."""
+    from evaluate import grid_prompts
+
+    try:
+        return grid_prompts(cfg)
+    except (OSError, ValueError):  # the training data is not on this machine
+        return []
+
+
+def export(checkpoint: Path, folder: Path, *, weights_dtype: str = "float32",
+           training_command: str | None = None) -> None:
+    """Save the EMA generator of a run (or checkpoint) folder to ``folder`` with its model card:
+    the weights in ``weights_dtype``, ``training_command`` and captions of the run's data in the card."""
     if folder.exists() and not folder.is_dir():
         print(f"error: --export-model {folder} is a file; pass a folder to write the model into", file=sys.stderr)
         raise SystemExit(2)
     with user_errors(f"cannot load a generator from {checkpoint}"):
-        G, _ = load_generator(checkpoint)
+        G, cfg = load_generator(checkpoint)
+    prompts = example_prompts(cfg)
+    if prompts:
+        G.training_info["example_prompts"] = prompts
+    if training_command:
+        G.training_info["command"] = training_command
     with user_errors(f"cannot write the model to {folder}"):
-        G.save_pretrained(folder)
+        G.save_pretrained(folder, weights_dtype=WEIGHTS_DTYPES[weights_dtype])
     print(f"wrote {folder} (model.safetensors, config.json, README.md); load it with "
           f"ganblocks.TextToImageGenerator.from_pretrained({str(folder)!r})")
 
@@ -132,6 +160,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--export-model", type=Path, default=None, metavar="DIR",
                    help="instead of generating, save the generator to DIR for sharing (model.safetensors, "
                    "config.json, README.md model card); load it with TextToImageGenerator.from_pretrained")
+    p.add_argument("--weights-dtype", choices=sorted(WEIGHTS_DTYPES), default="float32",
+                   help="--export-model: store the weights in float32 (default) or float16 (half the file; "
+                   "loading casts them back to float32)")
+    p.add_argument("--training-command", default=None, metavar="TEXT",
+                   help="--export-model: the command that trained the run, shown in the model card")
     p.add_argument("--export-onnx", type=Path, default=None, metavar="DIR",
                    help="instead of generating, export the generator to DIR as ONNX graphs (text_encoder.onnx, "
                    "generator.onnx, model.json, with --truncation as the default psi), checked against PyTorch; "
@@ -141,8 +174,11 @@ def main(argv: list[str] | None = None) -> None:
         p.error(f"--truncation must be a finite number, got {args.truncation}")
     if args.export_model is not None and args.export_onnx is not None:
         p.error("pass one of --export-model and --export-onnx")
+    if args.export_model is None and (args.weights_dtype != "float32" or args.training_command is not None):
+        p.error("--weights-dtype and --training-command go with --export-model DIR")
     if args.export_model is not None:
-        export(args.checkpoint, args.export_model)
+        export(args.checkpoint, args.export_model, weights_dtype=args.weights_dtype,
+               training_command=args.training_command)
         return
     if args.export_onnx is not None:
         export_onnx(args.checkpoint, args.export_onnx, truncation=args.truncation)
