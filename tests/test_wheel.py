@@ -3,7 +3,8 @@
 Builds a wheel of the package, installs it into a fresh virtual environment outside the
 repository (its dependencies come from the environment running the tests, so nothing is
 downloaded), and from a folder outside the repository saves a generator, loads it with
-``TextToImageGenerator.from_pretrained`` and scores it with ``python -m ganblocks.metrics``.
+``TextToImageGenerator.from_pretrained`` and scores it with ``python -m ganblocks.metrics``; the
+shipped models (``ganblocks/emoji-32``) load by name from the installed wheel.
 """
 
 import json
@@ -45,6 +46,9 @@ SCRIPT = textwrap.dedent("""
     assert shipped_models() == EXPECTED_MODELS, shipped_models()
     for name in shipped_models():
         assert TextToImageGenerator.from_pretrained(name).config.resolution > 0
+    emoji = TextToImageGenerator.from_pretrained("ganblocks/emoji-32")  # the README's quickstart model
+    images = emoji.generate(["red apple, google style", "cat face, twitter style"], seeds=[0, 1])
+    assert images.shape == (2, 3, 32, 32) and torch.isfinite(images).all()
     print(ganblocks.__file__)
 """)
 
@@ -77,6 +81,7 @@ def test_the_wheel_saves_loads_and_scores_a_generator_outside_the_repository(tmp
     work.mkdir()
     shipped = sorted(f"ganblocks/{f.name}" for f in (ROOT / "src" / "ganblocks" / "t2i" / "models").glob("*")
                      if (f / "config.json").is_file())
+    assert "ganblocks/emoji-32" in shipped
     printed = _run([python, "-c", f"EXPECTED_MODELS = {shipped!r}\n" + SCRIPT], work, env).stdout
     assert str(venv) in printed and str(ROOT) not in printed  # the wheel's copy, not the repository's
 
