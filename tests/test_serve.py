@@ -5,6 +5,7 @@ PyTorch, and ONNX Runtime on the run's exported graphs, both checked against PyT
 import base64
 import io
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -22,6 +23,7 @@ EXAMPLE = ROOT / "examples" / "stylegan_t"
 from bench_serve import save_random_run, start_server, stop_server  # noqa: E402
 
 PROMPT = "a red circle in the center"
+EMOJI_CAPTION = re.compile(r"[^\n]+, (google|twitter) style")
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +113,37 @@ def test_walk_and_truncation(served) -> None:
     assert middle["to"] == [2, 3] and middle["images"][0] not in (start["images"][0], end["images"][0])
     mean = generate(client, seed=0, count=3, truncation=0.0)["images"]  # psi 0: the mean latent for every seed
     assert mean[0] == mean[1] == mean[2]
+
+
+def test_the_shipped_model_serves_with_emoji_prompts_of_its_training_data() -> None:
+    from starlette.testclient import TestClient
+
+    import serve
+    from serve_engine import Renderer
+
+    G, cfg = serve.load_model(serve.DEFAULT_MODEL, "cpu")  # what serve.py serves without --checkpoint
+    assert serve.DEFAULT_MODEL == "ganblocks/emoji-32" and cfg is None and G.resolution == 32
+    with TestClient(serve.create_app(Renderer(G), cfg, checkpoint=serve.DEFAULT_MODEL)) as client:
+        info = client.get("/api/info").json()
+        assert info["checkpoint"] == "ganblocks/emoji-32" and info["resolution"] == 32
+        assert info["suggestions"] == G.training_info["example_prompts"]
+        assert len(info["suggestions"]) >= 8 and all(EMOJI_CAPTION.fullmatch(s) for s in info["suggestions"])
+        reply = client.post("/api/generate", json={"prompt": info["suggestions"][0], "count": 2}).json()
+        assert [decode(u).shape for u in reply["images"]] == [(32, 32, 3)] * 2
+
+
+def test_suggestions_of_a_model_without_a_run_come_from_its_training_info() -> None:
+    import serve
+
+    class Model:
+        def __init__(self, **info) -> None:
+            self.training_info = info
+
+    assert serve.suggestions(None, Model(example_prompts=["cat face, google style"], data="EmojiT2I (...)")) == [
+        "cat face, google style"]
+    shapes = serve.suggestions(None, Model(data="ShapesT2I (ganblocks' synthetic captioned shapes)"))
+    assert len(shapes) > 5 and shapes == serve.suggestions(serve.Config())  # a ShapesT2I run's
+    assert serve.suggestions(None, Model(data="my_images")) == serve.suggestions(None, Model()) == []
 
 
 def test_info_and_page(served) -> None:
@@ -264,11 +297,35 @@ def test_bad_arguments_and_a_busy_port_exit_2(run: Path) -> None:
     assert r.returncode == 2 and "invalid choice" in r.stderr and "Traceback" not in r.stderr
     r = run_serve("--checkpoint", str(run), "--backend", "onnxruntime", "--precision", "bf16")
     assert r.returncode == 2 and "runs on the CPU in fp32" in r.stderr and "Traceback" not in r.stderr
+    r = run_serve("--backend", "onnxruntime")  # the shipped model is PyTorch weights: ONNX needs an export
+    assert r.returncode == 2 and "needs --checkpoint DIR" in r.stderr and "Traceback" not in r.stderr
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         r = run_serve("--checkpoint", str(run), "--port", str(busy.getsockname()[1]))
     assert r.returncode == 2 and r.stderr.startswith("error: cannot listen on 127.0.0.1:") and "Traceback" not in r.stderr
+
+
+def test_without_checkpoint_the_server_serves_the_shipped_emoji_model() -> None:
+    import os
+    import urllib.request
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, str(EXAMPLE / "serve.py"), "--port", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    try:
+        box: dict[str, str] = {}
+        reader = threading.Thread(target=lambda: box.setdefault("line", proc.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(300)
+        line = box.get("line", "")
+        assert line.startswith("serving ganblocks/emoji-32 (32 px, cpu, fp32) at http://"), line
+        with urllib.request.urlopen(line.rsplit(" at ", 1)[1].strip() + "api/info", timeout=60) as r:
+            info = json.loads(r.read())
+        assert info["checkpoint"] == "ganblocks/emoji-32"
+        assert len(info["suggestions"]) >= 8 and all(EMOJI_CAPTION.fullmatch(s) for s in info["suggestions"])
+    finally:
+        assert stop_server(proc) in (0, -signal.SIGTERM)
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,13 @@
 """A live prompt-to-image page for a trained StyleGAN-T generator, served on this machine.
 
-    python examples/stylegan_t/serve.py --checkpoint runs/x            # then open the printed address
+    python examples/stylegan_t/serve.py                                # the shipped emoji model; open the printed address
+    python examples/stylegan_t/serve.py --checkpoint runs/x            # a run of your own
     python examples/stylegan_t/serve.py --checkpoint runs/x --port 0 --device cuda --precision bf16
     python examples/stylegan_t/serve.py --checkpoint exported/x --backend onnxruntime   # generate.py --export-onnx's folder
+
+Without ``--checkpoint`` it serves ``ganblocks/emoji-32``, the text-to-emoji generator that ships
+with ganblocks (no training, no download); ``--checkpoint`` takes a run or checkpoint folder, a
+folder written by ``save_pretrained`` (``generate.py --export-model``), or a model's name.
 
 The page redraws a grid of images as the prompt is typed, walks the latent space between seeds,
 and downloads the grid as a PNG. It needs no internet: its HTML, JavaScript and CSS ship in
@@ -16,14 +21,13 @@ HTTP API (what the page uses)::
     optional: "seeds": [3, 9] instead of seed/count; "to": 8 (or a list) and "t": 0.25 for the
     point a quarter of the way from each seed's latent to the matching seed of "to"; "client":
     an id whose queued request is dropped (409) when the same id sends a newer one.
-    GET /api/info       -> resolution, limits and example prompts (of the training data)
+    GET /api/info       -> resolution, limits and example prompts (captions of the training data)
 
 A bad request gets a 4xx and a one-line ``{"error": ...}``; the server keeps serving.
 """
 
 import base64
 import contextlib
-import dataclasses
 import json
 import math
 import socket
@@ -49,6 +53,7 @@ MAX_SEED = 2**31 - 1
 MAX_BODY = 16 * 1024
 FIELDS = ("prompt", "seed", "count", "seeds", "truncation", "to", "t", "client")
 CSP = "default-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'"
+DEFAULT_MODEL = "ganblocks/emoji-32"  # ships with the package: served when no --checkpoint is given
 
 
 class BadRequest(Exception):
@@ -59,21 +64,27 @@ class BadRequest(Exception):
         self.status = status
 
 
-def load_model(checkpoint: str | Path, device: str, backend: str = "torch") -> tuple[nn.Module, Config]:
-    """The generator of a run or checkpoint folder, loaded once (the only loading call); with
-    ``backend="onnxruntime"``, the graphs of a folder written by ``generate.py --export-onnx``
-    (on the CPU) and a config that says only what the page needs (ShapesT2I or not)."""
+def load_model(checkpoint: str | Path, device: str, backend: str = "torch") -> tuple[nn.Module, Config | None]:
+    """The generator, loaded once (the only loading call), and its run's config (None when it has
+    none): a run or checkpoint folder through the example's loader (older runs included); a saved
+    folder, a shipped model's name (``ganblocks/emoji-32``) or a Hub repo id through
+    ``TextToImageGenerator.from_pretrained``; with ``backend="onnxruntime"``, the graphs of a
+    folder written by ``generate.py --export-onnx`` (on the CPU)."""
     if backend == "onnxruntime":
         from serve_engine import OnnxGenerator
 
-        G = OnnxGenerator(checkpoint)
-        shapes = str(G.training_info.get("data", "")).startswith("ShapesT2I")
-        return G, dataclasses.replace(Config(), data="shapes" if shapes else str(checkpoint))  # type: ignore[return-value]
+        return OnnxGenerator(checkpoint), None
     if backend != "torch":
         raise ValueError(f"backend must be 'torch' or 'onnxruntime', got {backend!r}")
-    from generate import load_generator
+    from ganblocks.t2i.runs import is_run_folder
 
-    return load_generator(checkpoint, device=device)
+    if Path(checkpoint).is_dir() and is_run_folder(Path(checkpoint)):
+        from generate import load_generator
+
+        return load_generator(checkpoint, device=device)
+    from ganblocks import TextToImageGenerator
+
+    return TextToImageGenerator.from_pretrained(checkpoint, device=device), None
 
 
 def _int(body: dict[str, Any], name: str, lo: int, hi: int, default: int | None = None) -> int:
@@ -154,11 +165,20 @@ def parse_job(raw: bytes, renderer: Renderer) -> Job:
     return Job(prompt=prompt, seeds=seeds, truncation=truncation, to=to, t=t, client=client)
 
 
-def suggestions(cfg: Config) -> list[str]:
-    """Example prompts for the page: ShapesT2I's evaluation captions, or the sample grid's
-    captions of the data the model was trained on (an EmojiT2I folder's seen and held-out ones,
-    a fixed sample of another folder's); none when that data cannot be read here."""
-    if cfg.data != "shapes":
+def suggestions(cfg: Config | None, G: nn.Module | None = None) -> list[str]:
+    """Example prompts for the page. From a run's config: ShapesT2I's evaluation captions, or the
+    sample grid's captions of the data the run trained on (an EmojiT2I folder's seen and held-out
+    ones, a fixed sample of another folder's; none when that data cannot be read here). Without
+    one (a saved or shipped model, ONNX graphs): the captions of its training data recorded in
+    its ``training_info`` (``example_prompts``), else ShapesT2I's for a ShapesT2I model, else none."""
+    if cfg is None:
+        info = getattr(G, "training_info", None) or {}
+        prompts = info.get("example_prompts")
+        if isinstance(prompts, list) and prompts:
+            return [p for p in prompts if isinstance(p, str) and p.strip()]
+        if not str(info.get("data", "")).startswith("ShapesT2I"):
+            return []
+    elif cfg.data != "shapes":
         from evaluate import grid_prompts
 
         try:
@@ -171,8 +191,9 @@ def suggestions(cfg: Config) -> list[str]:
     return [p.caption for p in prompts]
 
 
-def create_app(renderer: Renderer, cfg: Config, *, checkpoint: str = "") -> Any:
-    """The ASGI app: the page, its assets, ``/api/info`` and ``/api/generate``."""
+def create_app(renderer: Renderer, cfg: Config | None, *, checkpoint: str = "") -> Any:
+    """The ASGI app: the page, its assets, ``/api/info`` and ``/api/generate`` (``cfg``: the
+    run's config, None for a model without one; it picks the example prompts)."""
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
     from starlette.requests import Request
@@ -184,7 +205,7 @@ def create_app(renderer: Renderer, cfg: Config, *, checkpoint: str = "") -> Any:
     batcher = Batcher(renderer)
     info = {"resolution": int(renderer.G.resolution), "count": 8, "max_count": MAX_COUNT, "max_seed": MAX_SEED,
             "max_prompt_chars": MAX_PROMPT_CHARS, "context_tokens": renderer.context_length,
-            "suggestions": suggestions(cfg), "device": str(renderer.device), "precision": renderer.precision,
+            "suggestions": suggestions(cfg, renderer.G), "device": str(renderer.device), "precision": renderer.precision,
             "checkpoint": checkpoint}
     headers = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"}
 
@@ -264,18 +285,25 @@ def listen(host: str, port: int) -> socket.socket:
 
 def main(argv: list[str] | None = None) -> None:
     p = ArgumentParser(description=__doc__.split("HTTP API")[0])
-    p.add_argument("--checkpoint", type=Path, required=True,
-                   help="a run folder (its latest checkpoint) or one checkpoint folder; with --backend onnxruntime, "
-                   "a folder written by generate.py --export-onnx")
+    p.add_argument("--checkpoint", default=None,
+                   help=f"a run folder (its latest checkpoint), one checkpoint folder, a folder written by "
+                   f"generate.py --export-model, or a shipped model's name (default: {DEFAULT_MODEL}, the emoji "
+                   "generator that ships with ganblocks); with --backend onnxruntime, a folder written by "
+                   "generate.py --export-onnx")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free port)")
     p.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda or cuda:N")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="fp32, or bf16 autocast")
     p.add_argument("--batch", type=int, default=64, help="images per forward pass at most (default 64)")
     p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch",
-                   help="torch (default): --checkpoint is a run or checkpoint folder; onnxruntime: --checkpoint is a "
-                   "folder written by generate.py --export-onnx, run by ONNX Runtime on the CPU in fp32")
+                   help="torch (default): --checkpoint is a run, checkpoint or saved folder or a model's name; "
+                   "onnxruntime: --checkpoint is a folder written by generate.py --export-onnx, run by ONNX Runtime "
+                   "on the CPU in fp32")
     args = p.parse_args(argv)
+    if args.checkpoint is None:
+        if args.backend == "onnxruntime":
+            p.error("--backend onnxruntime needs --checkpoint DIR, a folder written by generate.py --export-onnx")
+        args.checkpoint = DEFAULT_MODEL
     if args.backend == "onnxruntime" and (args.precision != "fp32" or args.device not in ("auto", "cpu")):
         p.error("--backend onnxruntime runs on the CPU in fp32: drop --precision and --device")
     if not 0 <= args.port <= 65535:

@@ -168,6 +168,7 @@ function download() {
 
 function offer(suggestions) {
   const list = $("suggestions"), chips = $("chips");
+  if (suggestions.length) $("prompt").placeholder = `describe an image, e.g. ${suggestions[0]}`;
   for (const text of suggestions) {
     const option = document.createElement("option");
     option.value = text;
