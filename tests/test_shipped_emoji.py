@@ -1,6 +1,6 @@
 """The text-to-emoji generator that ships with the package (``ganblocks/emoji-32``): it loads
 offline by name, draws finite 32 px images of emoji captions, stays small, and its model card
-says how it was trained and scored.
+says how it was trained and scored; ``emoji_grid.py`` draws it beside the real emoji.
 
 The checks against the real EmojiT2I data run when ``GANBLOCKS_EMOJI_DATA`` names a built
 folder (``python -m ganblocks.data.emoji build ... --out data/emoji``), and are skipped otherwise.
@@ -105,3 +105,25 @@ def test_its_prompts_and_scores_hold_on_the_real_data(G: TextToImageGenerator) -
     for key, value in G.training_info["scores"].items():
         assert report[key] == pytest.approx(value, abs=0.01 if not key.endswith("fd") else 0.01 * value), key
 
+
+def test_emoji_grid_draws_real_and_generated_rows(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from emoji_grid import main, pick_items
+    from emoji_helpers import make_packages
+    from ganblocks.data.emoji import build_emoji, read_emoji_items
+    from t2i_helpers import tiny_generator
+
+    data = build_emoji(*make_packages(tmp_path / "npm"), tmp_path / "emoji").out
+    items = read_emoji_items(data)
+    picked = pick_items(items, 2, seed=0)
+    assert picked == pick_items(list(reversed(items)), 2, seed=0)  # fixed by the seed, not the file order
+    assert [it.split for it in picked] == ["train"] * 2 + ["heldout_style"] * 2 + ["heldout_tone"] * 2
+    tiny_generator(seed=1).save_pretrained(tmp_path / "model")
+    main(["--model", str(tmp_path / "model"), "--data", str(data), "--out", str(tmp_path / "grid.png"),
+          "--rows", "2", "--seeds", "3", "--scale", "2"])
+    image = Image.open(tmp_path / "grid.png")
+    assert image.height > 6 * 32 and image.width > 4 * 32
+    with pytest.raises(SystemExit) as info:
+        main(["--model", str(tmp_path / "model"), "--data", str(data / "train"), "--out", str(tmp_path / "x.png")])
+    assert info.value.code == 2 and not (tmp_path / "x.png").exists()
