@@ -115,6 +115,17 @@ def test_emoji_preset():
     assert cfg.kimg is not None and cfg.data.endswith("train")
 
 
+def test_emoji_64_preset_sets_up_at_the_data_s_full_size(emoji, capsys):
+    """The GPU preset: 64 px, DINO ViT-S/16 as D's feature network (random weights here)."""
+    import train
+    from config import preset
+
+    cfg = preset("emoji-64")
+    assert cfg.resolution == 64 and cfg.clip_weights == "emoji" and cfg.dino_model.startswith("vit_small")
+    result = train.main(["--preset", "emoji-64", "--data", str(emoji / "train"), "--dino-weights", "none", "--check"])
+    assert result["checked"] and "64px" in capsys.readouterr().out
+
+
 @pytest.mark.slow
 def test_train_on_emoji_logs_emoji_scores(emoji, tmp_path):
     import train
