@@ -19,12 +19,14 @@ downloaded), for ``--warmup`` steps (the first of ``compile`` includes compiling
 - ``--compare DIR``: also time the source tree at DIR (e.g. an older commit checked out with
   ``git worktree add DIR COMMIT``), its ``src`` and ``examples/stylegan_t`` on the path instead of
   this tree's; the table gives each mode's ratio to DIR.
-- ``--account`` (first mode, this tree): the milliseconds per step of each phase (the labels the
-  trainer's step runs under, ``step.PHASES``, plus the frozen feature network's and the CLIP image
-  tower's forward passes within them) from ``torch.profiler``; the FLOPs of one step per image
+- ``--account`` (every run): the milliseconds per step of each phase (the labels the trainer's
+  step runs under, ``step.PHASES``, plus the frozen feature network's and the CLIP image tower's
+  forward passes within them) from ``torch.profiler``; the FLOPs of one step per image
   (``torch.utils.flop_counter``: matrix products, convolutions and attention, forward and
   backward); this machine's measured matrix-product FLOP/s in the step's precision; and the
-  fraction of that limit the step reaches. ``--top N`` prints the profiler's top operators too.
+  fraction of that limit the step reaches. One column per (tree, mode), medians over repeats; a
+  tree whose step has no phase labels (older code) shows its images/s and FLOPs only. ``--top N``
+  prints the profiler's top operators of this tree's first run too.
 """
 
 import argparse
@@ -113,7 +115,6 @@ def worker(args: argparse.Namespace, extra: list[str]) -> dict:
 
 def account(run, T, step, args: argparse.Namespace) -> dict:
     """Phase times (profiler), FLOPs per image and the fraction of the matmul limit."""
-    import torch
     from torch.profiler import ProfilerActivity, profile
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -127,7 +128,7 @@ def account(run, T, step, args: argparse.Namespace) -> dict:
     averages = prof.key_averages()
     by_label = {e.key: e for e in averages}
     device_time = "device_time_total" if run.device.type == "cuda" else "cpu_time_total"
-    labels = [*S.PHASES, "EMA", "feature network (forward)", "CLIP image tower (forward)"]
+    labels = [*getattr(S, "PHASES", ()), "EMA", "feature network (forward)", "CLIP image tower (forward)"]  # older steps: no labels
     phases = {name: getattr(by_label[name], device_time) / 1000 / args.profile_steps
               for name in labels if name in by_label}
     counter = FlopCounterMode(display=False)
@@ -172,26 +173,47 @@ def device_name(device: str) -> str:
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads"
 
 
-def print_account(r: dict, batch: int) -> None:
-    step_ms = 1000 * batch / r["img_per_s"]
-    print(f"\nWhere a step's time goes ({r['mode']}; torch.profiler, a step under the profiler took "
-          f"{r['profiled_step_ms']:.0f} ms on average, against {step_ms:.0f} ms without it):\n")
-    print("| phase | ms per step | share of the step |")
-    print("|---|---|---|")
+def print_account(runs: dict[tuple[str, str], list[dict]], batch: int) -> None:
+    """One column per (tree, mode): phase milliseconds, images/s, FLOPs, fraction of the limit."""
+    med = statistics.median
+    columns = {f"{'this' if Path(tree) == ROOT else Path(tree).name}, {mode}": rs for (tree, mode), rs in runs.items()}
+    labels = list(dict.fromkeys(name for rs in columns.values() for r in rs for name in r["phases_ms"]))
     nested = ("feature network (forward)", "CLIP image tower (forward)")
-    for name, ms in r["phases_ms"].items():
-        label = f"↳ {name}" if name in nested else name
-        print(f"| {label} | {ms:.1f} | {ms / r['profiled_step_ms']:.0%} |")
-    rest = r["profiled_step_ms"] - sum(ms for name, ms in r["phases_ms"].items() if name not in nested)
-    print(f"| (other: spectral norm, bookkeeping) | {rest:.1f} | {rest / r['profiled_step_ms']:.0%} |")
-    flops = r["flops_per_image"]
-    achieved = flops * r["img_per_s"]
-    print(f"\nFLOPs per image and step: {flops / 1e6:.0f} M ("
-          + ", ".join(f"{k} {v / 1e6:.0f} M" for k, v in sorted(r["flops_by_op"].items(), key=lambda kv: -kv[1])) + ")")
-    print(f"achieved {achieved / 1e9:.1f} GFLOP/s; this machine's {r['precision']} matrix product: "
-          f"{r['matmul_flops_per_s'] / 1e9:.1f} GFLOP/s; fraction of the limit: {achieved / r['matmul_flops_per_s']:.0%}")
-    if r.get("top"):
-        print(f"\nTop operators over the profiled steps:\n{r['top']}")
+    print("\nWhere a step's time goes (torch.profiler; milliseconds per step, median over runs):\n")
+    print("| phase | " + " | ".join(columns) + " |")
+    print("|---|" + "---|" * len(columns))
+
+    def cells(value) -> str:
+        return " | ".join(value(rs) for rs in columns.values())
+
+    def phase(name: str):
+        return lambda rs: (f"{med(r['phases_ms'][name] for r in rs):.1f}" if all(name in r["phases_ms"] for r in rs)
+                           else "–")
+
+    for name in labels:
+        print(f"| {'↳ ' + name if name in nested else name} | {cells(phase(name))} |")
+
+    def other(rs) -> str:
+        if not all(set(r["phases_ms"]) - set(nested) for r in rs):
+            return "–"
+        return f"{med(r['profiled_step_ms'] - sum(ms for n, ms in r['phases_ms'].items() if n not in nested) for r in rs):.1f}"
+
+    print(f"| (other: spectral norm, bookkeeping) | {cells(other)} |")
+    rows = [
+        ("**step under the profiler** (ms)", lambda rs: f"{med(r['profiled_step_ms'] for r in rs):.1f}"),
+        ("**step without it** (ms)", lambda rs: f"{1000 * batch / med(r['img_per_s'] for r in rs):.1f}"),
+        ("images/s", lambda rs: f"{med(r['img_per_s'] for r in rs):.1f}"),
+        ("MFLOP per image", lambda rs: f"{med(r['flops_per_image'] for r in rs) / 1e6:.0f}"),
+        ("achieved GFLOP/s", lambda rs: f"{med(r['flops_per_image'] * r['img_per_s'] for r in rs) / 1e9:.1f}"),
+        ("matmul limit GFLOP/s", lambda rs: f"{med(r['matmul_flops_per_s'] for r in rs) / 1e9:.1f}"),
+        ("fraction of the limit",
+         lambda rs: f"{med(r['flops_per_image'] * r['img_per_s'] / r['matmul_flops_per_s'] for r in rs):.0%}"),
+    ]
+    for label, value in rows:
+        print(f"| {label} | {cells(value)} |")
+    first = next(iter(columns.values()))[0]
+    print("\nFLOPs per image (" + next(iter(columns)) + "): "
+          + ", ".join(f"{k} {v / 1e6:.0f} M" for k, v in sorted(first["flops_by_op"].items(), key=lambda kv: -kv[1])))
 
 
 def main() -> None:
@@ -234,7 +256,7 @@ def main() -> None:
     for rep in range(args.repeats):
         for mode in modes:
             for tree in trees if rep % 2 == 0 else trees[::-1]:
-                r = run_worker(tree, mode, args, extra, account=args.account and rep == 0 and mode == modes[0] and tree == ROOT)
+                r = run_worker(tree, mode, args, extra, account=args.account)
                 runs.setdefault((str(tree), mode), []).append(r)
                 print(f"{'this tree' if tree == ROOT else tree}, {mode}: {r['img_per_s']:.1f} images/s", file=sys.stderr)
     first = runs[(str(ROOT), modes[0])][0]
@@ -254,7 +276,9 @@ def main() -> None:
             cells.append(f"{rate / base:.2f}x")
         print("| " + " | ".join(cells) + " |")
     if args.account:
-        print_account(first, args.batch)
+        print_account(runs, args.batch)
+        if first.get("top"):
+            print(f"\nTop operators over the profiled steps ({first['mode']}, this tree):\n{first['top']}")
     if args.json:
         args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
                                          "runs": {f"{t} {m}": rs for (t, m), rs in runs.items()}}, indent=2, default=str))

@@ -50,7 +50,7 @@ def test_bench_train_accounts_for_the_phases_of_a_step(tmp_path: Path) -> None:
     assert result["flops_by_op"]["convolution"] > 0 and result["flops_by_op"]["convolution_backward"] > 0
     assert result["flops_per_image"] == pytest.approx(sum(result["flops_by_op"].values()))
     assert result["matmul_flops_per_s"] > 1e8
-    assert "fraction of the limit" in r.stdout and "| G backward |" in r.stdout
+    assert "| fraction of the limit |" in r.stdout and "| G backward |" in r.stdout
     assert "Top operators" in r.stdout
 
 
@@ -59,13 +59,19 @@ def test_bench_train_compares_with_another_source_tree(tmp_path: Path) -> None:
     other = tmp_path / "other"
     subprocess.run(["git", "worktree", "add", "--detach", str(other), "HEAD"], cwd=ROOT, check=True, capture_output=True)
     try:
-        r, numbers = bench("--compare", str(other), "--repeats", "2", tmp_path=tmp_path)
+        r, numbers = bench("--compare", str(other), "--repeats", "2", "--account", "--profile-steps", "1",
+                           tmp_path=tmp_path)
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(other)], cwd=ROOT, capture_output=True)
     trees = {Path(run["tree"]) for runs in numbers["runs"].values() for run in runs}
     assert trees == {ROOT, other.resolve()}  # each run imported its own tree's trainer
     assert all(len(runs) == 2 for runs in numbers["runs"].values())
     assert row(r.stdout, "this", "eager")[-2].endswith("x")  # the ratio to the other tree
+    # the phase table has a column per tree: "this, eager" and "other, eager"
+    header = next(line for line in r.stdout.splitlines() if line.startswith("| phase |"))
+    assert "this, eager" in header and "other, eager" in header
+    g_backward = next(line for line in r.stdout.splitlines() if line.startswith("| G backward |"))
+    assert all(float(c) > 0 for c in g_backward.split("|")[2:-1])
 
 
 def test_bench_train_refuses_unknown_modes_and_trees(tmp_path: Path) -> None:
