@@ -75,7 +75,7 @@ def build_parser(*, show_all: bool) -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto, a GPU when there is "
                    "one; under torchrun cuda:LOCAL_RANK)")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto", help="autocast precision; losses and the CLIP distance stay fp32; fp16 adds a gradient scaler (auto: bf16 on GPUs that support it, else fp32)")
-    p.add_argument("--compile", action="store_true", help=more("torch.compile the synthesis network and the discriminator heads (checkpoints and resume are unaffected)"))
+    p.add_argument("--compile", action="store_true", help=more("torch.compile the mapping and synthesis networks and the discriminator heads (needs a C++ compiler on the CPU; the first steps compile, for about a minute; checkpoints and resume are unaffected)"))
     p.add_argument("--compile-backend", default="inductor", help=more("torch.compile backend for --compile (default inductor; aot_eager traces without code generation)"))
     p.add_argument("--channels-last", action="store_true", help=more("keep the synthesis network's conv weights, and so its activations, channels-last (NHWC): faster convolutions on GPUs with bf16/fp16 tensor cores; checkpoints are unaffected"))
     p.add_argument("--dist-timeout", type=float, default=30.0, help=more("minutes a process waits for the others (a lost or hung rank) before the job fails (default 30)"))
@@ -225,8 +225,10 @@ def build(args: argparse.Namespace, cfg: Config, start_time: float) -> Run:
         for net in (G, G_ema):
             net.synthesis.to(memory_format=torch.channels_last)
     if args.compile:  # compiles the forward in place: parameter names (checkpoint keys) unchanged
-        G.synthesis.compile(backend=args.compile_backend)
-        D.heads.compile(backend=args.compile_backend)
+        # the parts measured faster compiled (docs/results.md): G's mapping and synthesis and D's
+        # heads; the frozen feature network and the CLIP image tower gain nothing on the CPU
+        for net in (G.mapping, G.synthesis, D.heads):
+            net.compile(backend=args.compile_backend)
 
     out = args.out
     if out is None and args.resume is not None and args.stage != "superres" and (args.resume / "checkpoints").is_dir():
