@@ -79,3 +79,14 @@ def test_bench_train_refuses_unknown_modes_and_trees(tmp_path: Path) -> None:
     assert r.returncode == 2 and "--modes" in r.stderr.splitlines()[-1]
     r = subprocess.run([sys.executable, str(BENCH), "--compare", str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "no examples/stylegan_t/train.py" in r.stderr.splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_bench_compile_parts_times_every_arm() -> None:
+    script = ROOT / "benchmarks" / "bench_compile_parts.py"
+    r = subprocess.run([sys.executable, str(script), "--backend", "eager", "--blocks", "1", "--steps", "1", "--", *TINY],
+                       capture_output=True, text=True, env=env(), timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = [line for line in r.stdout.splitlines() if line.startswith("| ") and "x |" in line]
+    assert len(rows) == 5 and rows[0].startswith("| nothing (eager) |") and rows[0].endswith("| 1.00x |")
+    assert all(float(row.split("|")[2]) > 0 for row in rows)
