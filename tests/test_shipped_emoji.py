@@ -67,8 +67,8 @@ def test_its_card_has_the_scores_command_attribution_and_emoji_usage(G: TextToIm
     assert f'from_pretrained("{NAME}")' in usage
     listed = re.findall(r'^    "(.+)",$', usage, re.M)
     assert len(listed) == 4 and all(CAPTION.fullmatch(p) for p in listed) and "circle" not in usage
-    assert "| training command | python examples/stylegan_t/train.py --preset emoji --seed 1 " \
-           "--data data/emoji/train |" in card
+    assert "| training command | python examples/stylegan_t/train.py --preset emoji --seed 1 --kimg 380.16 " \
+           "--compile --data data/emoji/train |" in card
     assert "Noto Color Emoji (Apache-2.0, Google)" in card and "Twemoji (CC-BY 4.0" in card
     assert "`ganblocks.metrics.emoji`" in card and "subject top-10 0.005" in card and "style 0.5" in card
     scores = G.training_info["scores"]
