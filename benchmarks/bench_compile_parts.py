@@ -1,4 +1,5 @@
-"""Which parts of the StyleGAN-T training step gain from ``torch.compile``, measured in one process.
+"""How much faster the StyleGAN-T training step is than before, and which parts gain from
+``torch.compile``, measured in one process.
 
     python benchmarks/bench_compile_parts.py --preset shapes --resolution 32 --batch 32 --blocks 8
     python benchmarks/bench_compile_parts.py --preset emoji -- --data data/emoji/train
@@ -7,10 +8,12 @@ Builds the trainer's run (``examples/stylegan_t/train.py``: random frozen networ
 compiles each part once -- ``G`` (the mapping and synthesis networks), ``D`` (the discriminator
 heads), ``B`` (the frozen feature network), ``C`` (the CLIP guidance) -- and then switches every
 part between its compiled and its eager forward between blocks of steps. The arms are the
-cumulative sets eager, G, GD, GDB, GDBC, run in alternating order block after block, so a change
+cumulative sets eager, G, GD, GDB, GDBC, and "before": eager with the step as it was before its
+eager speed-ups (the frozen CLIP and the generator each encoding the captions, and the EMA
+updated one tensor at a time). The arms run in alternating order block after block, so a change
 of the machine's speed (other jobs, clock) hits every arm alike; the table shows each arm's median
-step over all its blocks and its speed against eager. The first step of each block is not timed.
-The run's ``--compile`` flag compiles what this measures worth it.
+step over all its blocks and its speed against "before" and against eager. The first step of each
+block is not timed. The run's ``--compile`` flag compiles what this measures worth it.
 """
 
 import argparse
@@ -23,7 +26,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples" / "stylegan_t"))
 
-ARMS = ("eager", "G", "GD", "GDB", "GDBC")
+ARMS = ("before", "eager", "G", "GD", "GDB", "GDBC")
+
+
+def update_ema_per_tensor(ema_module, module, beta: float) -> None:
+    """The EMA update as it was: one lerp per parameter (the same numbers as the fused one)."""
+    import torch
+
+    with torch.no_grad():
+        for (_, e), (_, p) in zip(sorted(ema_module.named_parameters()), sorted(module.named_parameters())):
+            e.lerp_(p.detach(), 1.0 - beta)
+        for (_, e), (_, b) in zip(sorted(ema_module.named_buffers()), sorted(module.named_buffers())):
+            e.copy_(b.detach())
 
 
 def main() -> None:
@@ -58,10 +72,14 @@ def main() -> None:
                 m.compile(backend=args.backend)
                 compiled[id(m)] = m._compiled_call_impl
 
+        shares, update_ema = run.it.shares_text_encoder, T.update_ema
+
         def use(arm: str) -> None:
             for key, modules in parts.items():
                 for m in modules:  # the compiled forward, or none: nn.Module then calls the eager one
-                    m._compiled_call_impl = compiled[id(m)] if key in arm else None
+                    m._compiled_call_impl = compiled[id(m)] if key in arm and arm != "before" else None
+            run.it.shares_text_encoder = shares and arm != "before"
+            T.update_ema = update_ema_per_tensor if arm == "before" else update_ema
 
         window = {"t": 0.0, "images": 0, "d_step": 0.0, "g_step": 0.0, "ema": 0.0}
         t0 = time.perf_counter()
@@ -79,16 +97,16 @@ def main() -> None:
                     t = time.perf_counter()
                     T.train_step(run, window)
                     times[arm].append(time.perf_counter() - t)
-    eager = statistics.median(times["eager"])
+    before, eager = statistics.median(times["before"]), statistics.median(times["eager"])
     print(f"\n{T.header(run)}; batch {args.batch}, {args.blocks} blocks of {args.steps} steps per arm, "
           f"{os.cpu_count()} cores; warm-up and compiling {warmup:.0f} s\n")
-    print("| compiled | images/s | median step (ms) | vs eager |")
-    print("|---|---|---|---|")
+    print("| arm | images/s | median step (ms) | vs before | vs eager |")
+    print("|---|---|---|---|---|")
     names = {"G": "G's mapping and synthesis", "D": "D's heads", "B": "the feature network", "C": "the CLIP guidance"}
     for arm in ARMS:
         step = statistics.median(times[arm])
-        label = "nothing (eager)" if arm == "eager" else " + ".join(names[k] for k in arm)
-        print(f"| {label} | {args.batch / step:.1f} | {1000 * step:.1f} | {eager / step:.2f}x |")
+        label = {"before": "before (eager)", "eager": "eager"}.get(arm) or "compiled: " + " + ".join(names[k] for k in arm)
+        print(f"| {label} | {args.batch / step:.1f} | {1000 * step:.1f} | {before / step:.2f}x | {eager / step:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -88,5 +88,6 @@ def test_bench_compile_parts_times_every_arm() -> None:
                        capture_output=True, text=True, env=env(), timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     rows = [line for line in r.stdout.splitlines() if line.startswith("| ") and "x |" in line]
-    assert len(rows) == 5 and rows[0].startswith("| nothing (eager) |") and rows[0].endswith("| 1.00x |")
+    assert len(rows) == 6 and rows[0].startswith("| before (eager) |") and rows[1].startswith("| eager |")
+    assert rows[0].split("|")[4].strip() == "1.00x" and rows[1].endswith("| 1.00x |")
     assert all(float(row.split("|")[2]) > 0 for row in rows)
