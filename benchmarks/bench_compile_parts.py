@@ -26,6 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples" / "stylegan_t"))
 
+from bench_train import build_run  # noqa: E402  (the benchmarks folder is the script's own)
+
 ARMS = ("before", "eager", "G", "GD", "GDB", "GDBC")
 
 
@@ -56,14 +58,8 @@ def main() -> None:
     import train as T
 
     with tempfile.TemporaryDirectory(prefix="bench-compile-") as tmp:
-        targs = T.parse_args([
-            "--preset", args.preset, "--resolution", str(args.resolution), "--batch", str(args.batch),
-            "--clip-weights", "none", "--dino-weights", "none", "--stage", "generator", "--steps", "1000000",
-            "--eval-every", "0", "--sample-every", "0", "--checkpoint-every", "0", "--out", str(Path(tmp) / "run"),
-            *[a for a in args.extra if a != "--"]])
-        run = T.build(targs, T.load_config(targs), time.perf_counter())
-        T.plan(run)
-        T.enter_stage(run, run.prog.stage)
+        run = build_run(T, Path(tmp) / "run", preset=args.preset, resolution=args.resolution, batch=args.batch,
+                        flags=[a for a in args.extra if a != "--"])
         parts = {"G": [run.G.mapping, run.G.synthesis], "D": [run.D.heads], "B": [run.D.backbone],
                  "C": [run.it.guidance]}
         compiled = {}

@@ -75,22 +75,29 @@ def label_forward(module, name: str) -> None:
     module.register_forward_hook(lambda m, a, o: open_labels.pop().__exit__(None, None, None))
 
 
+def build_run(T, out: Path, *, preset: str, resolution: int, batch: int, flags: list[str]):
+    """The trainer's run of stage 1, ready for ``T.train_step``: random frozen networks, no
+    evaluation, samples or checkpoints, run folder ``out`` (never written)."""
+    targs = T.parse_args(["--preset", preset, "--resolution", str(resolution), "--batch", str(batch),
+                          "--clip-weights", "none", "--dino-weights", "none", "--stage", "generator",
+                          "--steps", "1000000", "--eval-every", "0", "--sample-every", "0", "--checkpoint-every", "0",
+                          "--out", str(out), *flags])
+    run = T.build(targs, T.load_config(targs), time.perf_counter())
+    T.plan(run)
+    T.enter_stage(run, run.prog.stage)
+    return run
+
+
 def worker(args: argparse.Namespace, extra: list[str]) -> dict:
     import torch
 
     import train as T  # this tree's or --compare's trainer, whichever is on the path
 
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
-        argv = ["--preset", args.preset, "--resolution", str(args.resolution), "--batch", str(args.batch),
-                "--clip-weights", "none", "--dino-weights", "none", "--stage", "generator", "--steps", "1000000",
-                "--eval-every", "0", "--sample-every", "0", "--checkpoint-every", "0", "--device", args.device,
-                "--precision", args.precision, "--out", str(Path(tmp) / "run"),
-                *(f"--{part}" for part in args.mode.split("+") if part != "eager"), *extra]
-        targs = T.parse_args(argv)
         t0 = time.perf_counter()
-        run = T.build(targs, T.load_config(targs), t0)
-        T.plan(run)
-        T.enter_stage(run, run.prog.stage)
+        run = build_run(T, Path(tmp) / "run", preset=args.preset, resolution=args.resolution, batch=args.batch,
+                        flags=["--device", args.device, "--precision", args.precision,
+                               *(f"--{part}" for part in args.mode.split("+") if part != "eager"), *extra])
         window = {"t": 0.0, "images": 0, "d_step": 0.0, "g_step": 0.0, "ema": 0.0}
         cuda = run.device.type == "cuda"
 
